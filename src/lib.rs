@@ -1,0 +1,13 @@
+//! `reawaken`: the shared analysis layer (run records, metrics, PCA, cosine
+//! similarity, figures) and the command-line edge.
+//!
+//! Data flows: documents → schedule → trainer → recorders → run record → figures.
+//! The toy model lives in the `reawaken-toy` crate, the GPT-NeoX half in
+//! `reawaken-llm` (behind the `llm` feature, which needs libtorch).
+
+pub mod cli;
+pub mod figures;
+pub mod metrics;
+pub mod pca;
+pub mod record;
+pub mod similarity;

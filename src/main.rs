@@ -1,0 +1,63 @@
+//! `reawaken`: the command-line edge. Each subcommand lives in `reawaken::cli::*`.
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "reawaken",
+    version,
+    about = "Study anticipatory recovery: networks trained on documents in a fixed repeating order \
+             forget a document and recover it before it comes back.",
+    long_about = None
+)]
+struct Cli {
+    /// Log verbosity (also RUST_LOG), e.g. `info`, `debug`.
+    #[arg(long, global = true, default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The paper's toy model (slow embedding P, fast vector w; paper §4.4, App. A.5).
+    #[command(subcommand)]
+    Toy(ToyCommand),
+    /// Cyclic fine-tuning of Pythia / GPT-NeoX models (paper §2–4).
+    #[cfg(feature = "llm")]
+    #[command(subcommand)]
+    Llm(LlmCommand),
+    /// Render the paper's figures as SVG from run records.
+    #[command(subcommand)]
+    Figures(FiguresCommand),
+}
+
+#[derive(Subcommand)]
+enum ToyCommand {
+    /// Simulate cyclic (or shuffled) training of the toy model and write a run record.
+    Simulate(reawaken::cli::toy::SimulateArgs),
+}
+
+#[cfg(feature = "llm")]
+#[derive(Subcommand)]
+enum LlmCommand {
+    /// Fine-tune a GPT-NeoX model on T documents in a repeating order, recording the loss matrix.
+    Probe(Box<reawaken::cli::llm::ProbeArgs>),
+}
+
+#[derive(Subcommand)]
+enum FiguresCommand {
+    /// Render every figure the given run records support.
+    Render(reawaken::cli::figures::RenderArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    reawaken::cli::init_logging(&cli.log);
+    let result = match cli.command {
+        Command::Toy(ToyCommand::Simulate(args)) => reawaken::cli::toy::run(args),
+        #[cfg(feature = "llm")]
+        Command::Llm(LlmCommand::Probe(args)) => reawaken::cli::llm::run(*args),
+        Command::Figures(FiguresCommand::Render(args)) => reawaken::cli::figures::run(args),
+    };
+    reawaken::cli::exit_code(result)
+}
