@@ -1,1 +1,1015 @@
-//! (skeleton)
+//! Run records: one directory per run (SPEC §5).
+//!
+//! A record holds `run.json` ([`RunInfo`]: tool, version, resolved config, seed, status,
+//! timings, metrics, a description of every array) and numpy `.npy` arrays
+//! (`losses.npy`, `order.npy`, ...). Everything here is written **atomically**: the bytes go
+//! to a temporary file in the same directory (`.<name>.tmp-<pid>`), which is flushed,
+//! `fsync`ed and then renamed over the target, so a reader (or a crash) never sees a
+//! half-written file.
+//!
+//! ```no_run
+//! use reawaken::record::{RunDir, OpenMode, RunInfo, RunKind};
+//! use ndarray::Array2;
+//! # fn main() -> Result<(), reawaken::record::RecordError> {
+//! let dir = RunDir::create("runs/example", OpenMode::Fresh)?;
+//! let mut info = RunInfo::new(RunKind::Toy, serde_json::json!({"tasks": 25}), 0);
+//! dir.write_run_info(&info)?; // status "running"
+//! let losses = Array2::<f32>::zeros((251, 25));
+//! dir.write_npy("losses.npy", &losses)?;
+//! info.describe_array("losses.npy", "float32 (episodes+1, T): loss of every task after each episode");
+//! info.finish(reawaken::record::RunStatus::Complete);
+//! dir.write_run_info(&info)?;
+//! let back: Array2<f32> = dir.read_npy("losses.npy")?;
+//! # Ok(()) }
+//! ```
+//!
+//! Readers ([`read_npy`], [`read_json`], [`RunDir::read_run_info`]) return a
+//! [`RecordError`] that names the file and the problem (missing, not an `.npy` file,
+//! truncated, wrong dtype or number of dimensions, invalid JSON ...); they never panic on
+//! malformed input and never allocate more than a small multiple of the file's size.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ndarray::{Array, ArrayBase, Data, Dimension};
+use ndarray_npy::{ReadNpyExt, ReadableElement, WritableElement, WriteNpyExt};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Name of the JSON file describing a run.
+pub const RUN_JSON: &str = "run.json";
+
+/// Errors from writing or reading run records. Every variant names the file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The output directory exists and holds files, and neither force nor resume was asked.
+    #[error(
+        "output directory `{0}` already exists and is not empty; pass --force to replace the \
+         run record in it (`llm probe` also takes --resume to continue it), or choose another --out"
+    )]
+    Exists(PathBuf),
+    /// `--force` was given for a directory that does not look like a reawaken record.
+    #[error(
+        "output directory `{0}` is not empty and has no reawaken run.json; refusing to delete \
+         files from it even with --force (choose another --out)"
+    )]
+    NotARecord(PathBuf),
+    /// `--resume` of a directory without a run record.
+    #[error("nothing to resume: `{0}` has no run.json")]
+    NothingToResume(PathBuf),
+    /// The output path exists but is not a directory.
+    #[error("output path `{0}` exists and is not a directory")]
+    NotADirectory(PathBuf),
+    /// A file that should be there is not.
+    #[error("`{0}` does not exist")]
+    Missing(PathBuf),
+    /// An I/O failure while reading or writing.
+    #[error("cannot {action} `{path}`: {err}")]
+    Io {
+        /// What we were doing ("read", "write", "create directory", ...).
+        action: &'static str,
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error (in the message, so not chained as a `source`).
+        err: io::Error,
+    },
+    /// The file is not a valid `.npy` file, or does not hold what was asked for.
+    #[error("`{path}` is not a usable .npy file: {problem}")]
+    Npy {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The array has a different shape than expected.
+    #[error("`{path}` has shape {found:?}, expected {expected}")]
+    Shape {
+        /// The file concerned.
+        path: PathBuf,
+        /// The shape found in the file.
+        found: Vec<usize>,
+        /// The expected shape, in words (e.g. "(251, 25)" or "(*, 25)").
+        expected: String,
+    },
+    /// The file is not valid JSON, or not of the expected structure.
+    #[error("`{path}` is not valid: {problem}")]
+    Json {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong with it (with line and column).
+        problem: String,
+    },
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> RecordError + 'a {
+    move |source| {
+        if source.kind() == io::ErrorKind::NotFound && action.starts_with("read") {
+            RecordError::Missing(path.to_path_buf())
+        } else {
+            RecordError::Io {
+                action,
+                path: path.to_path_buf(),
+                err: source,
+            }
+        }
+    }
+}
+
+/// How [`RunDir::create`] treats an existing directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// A new record: the directory must not exist or be empty (it is created).
+    Fresh,
+    /// Replace a previous record: if the directory exists it must be empty or hold a
+    /// reawaken `run.json`; our record files in it (`*.npy`, `*.json`, `*.safetensors`,
+    /// left-over temporary files) are deleted first. Other files and sub-directories
+    /// are left alone.
+    Force,
+    /// Continue an existing record: the directory must hold a `run.json`. Nothing is deleted.
+    Resume,
+}
+
+/// A run-record directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates (or opens, per `mode`) the record directory at `path`. See [`OpenMode`].
+    pub fn create(path: impl AsRef<Path>, mode: OpenMode) -> Result<Self, RecordError> {
+        let path = path.as_ref().to_path_buf();
+        if path.exists() && !path.is_dir() {
+            return Err(RecordError::NotADirectory(path));
+        }
+        match mode {
+            OpenMode::Resume => {
+                if !path.join(RUN_JSON).is_file() {
+                    return Err(RecordError::NothingToResume(path));
+                }
+                Ok(Self { path })
+            }
+            OpenMode::Fresh => {
+                if path.exists() && !dir_is_empty(&path)? {
+                    return Err(RecordError::Exists(path));
+                }
+                fs::create_dir_all(&path).map_err(io_err("create directory", &path))?;
+                Ok(Self { path })
+            }
+            OpenMode::Force => {
+                if path.exists() && !dir_is_empty(&path)? {
+                    if !looks_like_record(&path) {
+                        return Err(RecordError::NotARecord(path));
+                    }
+                    clear_record_files(&path)?;
+                }
+                fs::create_dir_all(&path).map_err(io_err("create directory", &path))?;
+                Ok(Self { path })
+            }
+        }
+    }
+
+    /// Opens an existing record for reading (e.g. for `figures render`). The directory must
+    /// exist; `run.json` is not required here (use [`RunDir::read_run_info`]).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, RecordError> {
+        let path = path.as_ref().to_path_buf();
+        if !path.exists() {
+            return Err(RecordError::Missing(path));
+        }
+        if !path.is_dir() {
+            return Err(RecordError::NotADirectory(path));
+        }
+        Ok(Self { path })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Path of a file inside the record.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Whether the record holds a file of that name.
+    pub fn has(&self, name: &str) -> bool {
+        self.file(name).is_file()
+    }
+
+    /// Writes an array as `.npy` atomically.
+    pub fn write_npy<A, S, D>(&self, name: &str, array: &ArrayBase<S, D>) -> Result<(), RecordError>
+    where
+        A: WritableElement,
+        S: Data<Elem = A>,
+        D: Dimension,
+    {
+        write_npy(self.file(name), array)
+    }
+
+    /// Serialises `value` as pretty JSON and writes it atomically.
+    pub fn write_json<T: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), RecordError> {
+        write_json(self.file(name), value)
+    }
+
+    /// Writes raw bytes atomically.
+    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> Result<(), RecordError> {
+        write_atomic(&self.file(name), bytes)
+    }
+
+    /// Writes `run.json`.
+    pub fn write_run_info(&self, info: &RunInfo) -> Result<(), RecordError> {
+        self.write_json(RUN_JSON, info)
+    }
+
+    /// Reads an `.npy` array of element type `A` and dimensionality `D`.
+    pub fn read_npy<A: ReadableElement, D: Dimension>(
+        &self,
+        name: &str,
+    ) -> Result<Array<A, D>, RecordError> {
+        read_npy(self.file(name))
+    }
+
+    /// Reads and deserialises a JSON file.
+    pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> Result<T, RecordError> {
+        read_json(self.file(name))
+    }
+
+    /// Reads `run.json`.
+    pub fn read_run_info(&self) -> Result<RunInfo, RecordError> {
+        let info: RunInfo = self.read_json(RUN_JSON)?;
+        if info.tool != "reawaken" {
+            return Err(RecordError::Json {
+                path: self.file(RUN_JSON),
+                problem: format!("field \"tool\" is {:?}, expected \"reawaken\"", info.tool),
+            });
+        }
+        Ok(info)
+    }
+}
+
+fn dir_is_empty(path: &Path) -> Result<bool, RecordError> {
+    let mut it = fs::read_dir(path).map_err(io_err("read directory", path))?;
+    Ok(it.next().is_none())
+}
+
+fn looks_like_record(path: &Path) -> bool {
+    let Ok(bytes) = fs::read(path.join(RUN_JSON)) else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| {
+            v.get("tool")
+                .and_then(|t| t.as_str())
+                .map(|t| t == "reawaken")
+        })
+        .unwrap_or(false)
+}
+
+fn is_our_file(name: &str) -> bool {
+    (name.starts_with('.') && name.contains(".tmp-"))
+        || [".npy", ".json", ".safetensors"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+}
+
+fn clear_record_files(path: &Path) -> Result<(), RecordError> {
+    let entries = fs::read_dir(path).map_err(io_err("read directory", path))?;
+    for entry in entries {
+        let entry = entry.map_err(io_err("read directory", path))?;
+        let p = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if p.is_file() && is_our_file(&name) {
+            fs::remove_file(&p).map_err(io_err("delete", &p))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename,
+/// then (best effort) fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.flush()?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if let Err(source) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(RecordError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            err: source,
+        });
+    }
+    if let Ok(d) = fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Writes an array as `.npy` to `path` atomically.
+pub fn write_npy<A, S, D>(
+    path: impl AsRef<Path>,
+    array: &ArrayBase<S, D>,
+) -> Result<(), RecordError>
+where
+    A: WritableElement,
+    S: Data<Elem = A>,
+    D: Dimension,
+{
+    let path = path.as_ref();
+    let mut buf = Vec::with_capacity(128 + array.len() * std::mem::size_of::<A>());
+    array.write_npy(&mut buf).map_err(|e| RecordError::Npy {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    })?;
+    write_atomic(path, &buf)
+}
+
+/// Serialises `value` as pretty JSON to `path` atomically. Non-finite floats become `null`.
+pub fn write_json<T: Serialize + ?Sized>(
+    path: impl AsRef<Path>,
+    value: &T,
+) -> Result<(), RecordError> {
+    let path = path.as_ref();
+    let mut buf = serde_json::to_vec_pretty(value).map_err(|e| RecordError::Json {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    })?;
+    buf.push(b'\n');
+    write_atomic(path, &buf)
+}
+
+/// Reads and deserialises a JSON file; errors name the file, line and column.
+pub fn read_json<T: DeserializeOwned>(path: impl AsRef<Path>) -> Result<T, RecordError> {
+    let path = path.as_ref();
+    let bytes = fs::read(path).map_err(io_err("read", path))?;
+    serde_json::from_slice(&bytes).map_err(|e| RecordError::Json {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    })
+}
+
+/// Shape and dtype descriptor parsed from an `.npy` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyHeader {
+    /// numpy dtype descriptor, e.g. `<f4`, `<i8`.
+    pub descr: String,
+    /// Array shape.
+    pub shape: Vec<usize>,
+    /// Whether the data are in Fortran order.
+    pub fortran_order: bool,
+    /// Offset of the data in the file.
+    pub data_offset: usize,
+}
+
+impl NpyHeader {
+    /// Size of one element in bytes, from the descriptor (`<f4` → 4).
+    pub fn item_size(&self) -> Option<usize> {
+        let digits: String = self
+            .descr
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        digits.parse().ok()
+    }
+
+    /// A human name of the dtype (`float32`, `int64`, ...), or the raw descriptor.
+    pub fn dtype_name(&self) -> String {
+        let kind = self.descr.trim_start_matches(['<', '>', '|', '=']);
+        match kind {
+            "f4" => "float32".into(),
+            "f8" => "float64".into(),
+            "f2" => "float16".into(),
+            "i1" => "int8".into(),
+            "i2" => "int16".into(),
+            "i4" => "int32".into(),
+            "i8" => "int64".into(),
+            "u1" => "uint8".into(),
+            "u2" => "uint16".into(),
+            "u4" => "uint32".into(),
+            "u8" => "uint64".into(),
+            "b1" => "bool".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Parses the header of an `.npy` file held in `bytes` (versions 1–3). Errors are plain
+/// sentences ("not an .npy file (bad magic bytes)", "truncated header", ...).
+pub fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader, String> {
+    const MAGIC: &[u8] = b"\x93NUMPY";
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err("not an .npy file (missing the \\x93NUMPY magic bytes)".into());
+    }
+    let major = bytes[6];
+    let (len, start) = match major {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+        2 | 3 => {
+            if bytes.len() < 12 {
+                return Err("truncated header".into());
+            }
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12usize,
+            )
+        }
+        v => return Err(format!("unsupported .npy format version {v}")),
+    };
+    let end = start
+        .checked_add(len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| "truncated header".to_string())?;
+    let text =
+        std::str::from_utf8(&bytes[start..end]).map_err(|_| "header is not text".to_string())?;
+    let descr = dict_str_value(text, "descr").ok_or("header has no 'descr' entry")?;
+    let fortran_order = match dict_raw_value(text, "fortran_order") {
+        Some(v) if v.starts_with("True") => true,
+        Some(v) if v.starts_with("False") => false,
+        _ => return Err("header has no valid 'fortran_order' entry".into()),
+    };
+    let shape_src = dict_raw_value(text, "shape").ok_or("header has no 'shape' entry")?;
+    let open = shape_src.find('(').ok_or("header 'shape' is not a tuple")?;
+    let close = shape_src[open..]
+        .find(')')
+        .ok_or("header 'shape' is not a tuple")?
+        + open;
+    let mut shape = Vec::new();
+    for part in shape_src[open + 1..close].split(',') {
+        let p = part.trim().trim_end_matches('L');
+        if p.is_empty() {
+            continue;
+        }
+        shape.push(
+            p.parse::<usize>()
+                .map_err(|_| format!("header 'shape' has a bad entry {p:?}"))?,
+        );
+    }
+    Ok(NpyHeader {
+        descr,
+        shape,
+        fortran_order,
+        data_offset: end,
+    })
+}
+
+fn dict_raw_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    for quote in ['\'', '"'] {
+        let pat = format!("{quote}{key}{quote}");
+        if let Some(i) = text.find(&pat) {
+            let rest = &text[i + pat.len()..];
+            let rest = rest.trim_start();
+            let rest = rest.strip_prefix(':')?;
+            return Some(rest.trim_start());
+        }
+    }
+    None
+}
+
+fn dict_str_value(text: &str, key: &str) -> Option<String> {
+    let v = dict_raw_value(text, key)?;
+    let q = v.chars().next()?;
+    if q != '\'' && q != '"' {
+        return None;
+    }
+    let inner = &v[1..];
+    let close = inner.find(q)?;
+    Some(inner[..close].to_string())
+}
+
+/// Reads the header of an `.npy` file without loading its data.
+pub fn read_npy_header(path: impl AsRef<Path>) -> Result<NpyHeader, RecordError> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let f = fs::File::open(path).map_err(io_err("read", path))?;
+    let mut buf = Vec::new();
+    f.take(1 << 20)
+        .read_to_end(&mut buf)
+        .map_err(io_err("read", path))?;
+    parse_npy_header(&buf).map_err(|problem| RecordError::Npy {
+        path: path.to_path_buf(),
+        problem,
+    })
+}
+
+fn npy_err(
+    path: &Path,
+    header: &NpyHeader,
+    expected_ndim: Option<usize>,
+    e: ndarray_npy::ReadNpyError,
+) -> RecordError {
+    use ndarray_npy::ReadNpyError as E;
+    let problem = match e {
+        E::WrongDescriptor(_) => format!(
+            "its dtype is {} ({}), which cannot be read as the type asked for",
+            header.dtype_name(),
+            header.descr
+        ),
+        E::WrongNdim(_, actual) => format!(
+            "it has {actual} dimension(s) (shape {:?}), expected {}",
+            header.shape,
+            expected_ndim.map_or("another number".to_string(), |n| n.to_string())
+        ),
+        E::MissingData => "the file is truncated (fewer data bytes than its header says)".into(),
+        E::ExtraBytes(n) => format!("{n} unexpected bytes after the data"),
+        other => other.to_string(),
+    };
+    RecordError::Npy {
+        path: path.to_path_buf(),
+        problem,
+    }
+}
+
+/// Reads an `.npy` file as an array of element type `A` and dimensionality `D`
+/// (e.g. `read_npy::<f32, Ix2>(p)`). The dtype must match `A` exactly (float32 is not
+/// silently converted to float64; see [`read_npy_f64`] for that).
+pub fn read_npy<A: ReadableElement, D: Dimension>(
+    path: impl AsRef<Path>,
+) -> Result<Array<A, D>, RecordError> {
+    let path = path.as_ref();
+    let bytes = fs::read(path).map_err(io_err("read", path))?;
+    let header = parse_npy_header(&bytes).map_err(|problem| RecordError::Npy {
+        path: path.to_path_buf(),
+        problem,
+    })?;
+    // Guard against headers that promise more data than the file holds (would
+    // otherwise allocate the promised size before noticing).
+    let count = header
+        .shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let avail = bytes.len() - header.data_offset;
+    let needed = count.and_then(|c| c.checked_mul(header.item_size().unwrap_or(1).max(1)));
+    match needed {
+        None => {
+            return Err(RecordError::Npy {
+                path: path.to_path_buf(),
+                problem: format!("its header shape {:?} is impossibly large", header.shape),
+            })
+        }
+        Some(n) if n > avail => {
+            return Err(RecordError::Npy {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "the file is truncated: shape {:?} of {} needs {n} data bytes, found {avail}",
+                    header.shape,
+                    header.dtype_name()
+                ),
+            })
+        }
+        _ => {}
+    }
+    if let Some(nd) = D::NDIM {
+        if nd != header.shape.len() {
+            return Err(RecordError::Npy {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "it has {} dimension(s) (shape {:?}), expected {nd}",
+                    header.shape.len(),
+                    header.shape
+                ),
+            });
+        }
+    }
+    Array::<A, D>::read_npy(&bytes[..]).map_err(|e| npy_err(path, &header, D::NDIM, e))
+}
+
+/// Reads a float32 or float64 `.npy` file as `f64` (the analysis layer works in f64).
+pub fn read_npy_f64<D: Dimension>(path: impl AsRef<Path>) -> Result<Array<f64, D>, RecordError> {
+    let path = path.as_ref();
+    let header = read_npy_header(path)?;
+    match header.descr.trim_start_matches(['<', '=', '|']) {
+        "f4" => Ok(read_npy::<f32, D>(path)?.mapv(f64::from)),
+        _ => read_npy::<f64, D>(path),
+    }
+}
+
+/// Checks that `shape` matches `expected`, where `None` entries match anything.
+pub fn check_shape(
+    path: &Path,
+    shape: &[usize],
+    expected: &[Option<usize>],
+) -> Result<(), RecordError> {
+    let ok = shape.len() == expected.len()
+        && shape
+            .iter()
+            .zip(expected)
+            .all(|(s, e)| e.is_none_or(|e| e == *s));
+    if ok {
+        Ok(())
+    } else {
+        let parts: Vec<String> = expected
+            .iter()
+            .map(|e| e.map_or("*".to_string(), |v| v.to_string()))
+            .collect();
+        Err(RecordError::Shape {
+            path: path.to_path_buf(),
+            found: shape.to_vec(),
+            expected: format!("({})", parts.join(", ")),
+        })
+    }
+}
+
+/// What produced the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// `reawaken toy simulate`.
+    Toy,
+    /// `reawaken llm probe`.
+    Llm,
+}
+
+/// State of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Started, not finished (or killed: a record that stays `running` was interrupted).
+    Running,
+    /// Finished normally; every array is complete.
+    Complete,
+    /// Stopped because a loss became NaN/inf; arrays hold everything up to that point.
+    Diverged,
+    /// Stopped by an error (see `message`).
+    Failed,
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunStatus::Running => "running",
+            RunStatus::Complete => "complete",
+            RunStatus::Diverged => "diverged",
+            RunStatus::Failed => "failed",
+        })
+    }
+}
+
+/// Wall-clock timings. Times are UTC: `*_unix` in seconds since 1970 (fractional),
+/// `started`/`finished` the same instant as RFC 3339 text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Start, RFC 3339 UTC (e.g. `2026-11-23T19:28:20Z`).
+    pub started: String,
+    /// Start, seconds since the Unix epoch.
+    pub started_unix: f64,
+    /// End, RFC 3339 UTC; `null` while running.
+    #[serde(default)]
+    pub finished: Option<String>,
+    /// End, seconds since the Unix epoch; `null` while running.
+    #[serde(default)]
+    pub finished_unix: Option<f64>,
+    /// `finished_unix − started_unix` (for resumed runs: summed over sessions when the
+    /// writer says so); `null` while running.
+    #[serde(default)]
+    pub elapsed_s: Option<f64>,
+    /// Further named durations in seconds (e.g. `"train_s"`, `"eval_s"`).
+    #[serde(default, flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl Timings {
+    /// Timings starting now.
+    pub fn start_now() -> Self {
+        let now = unix_now();
+        Self {
+            started: rfc3339(now),
+            started_unix: now,
+            finished: None,
+            finished_unix: None,
+            elapsed_s: None,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Marks the end now and fills `elapsed_s`.
+    pub fn finish_now(&mut self) {
+        let now = unix_now();
+        self.finished = Some(rfc3339(now));
+        self.finished_unix = Some(now);
+        self.elapsed_s = Some((now - self.started_unix).max(0.0));
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Formats Unix seconds as RFC 3339 UTC with second precision (`1970-01-01T00:00:00Z`).
+pub fn rfc3339(unix: f64) -> String {
+    let secs = unix.floor() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// The `metrics` object of `run.json` (SPEC §5, §6). Non-finite values are stored as `null`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// RS(n) for n = 1..E−1 (`null` where undefined). Never clipped.
+    pub recovery_score: Vec<Option<f64>>,
+    /// `true` where RS(n) > 1 (the loss fell below its post-training value: generic
+    /// learning rather than recovery).
+    #[serde(default)]
+    pub recovery_score_above_one: Vec<bool>,
+    /// Prequential loss (loss of the task about to be trained, just before its episode)
+    /// averaged over epochs 2..E (every training of a task that was trained before).
+    pub online_loss_mean: Option<f64>,
+    /// Prequential loss averaged per epoch (entry n−1 = the n-th training of each task).
+    #[serde(default)]
+    pub online_loss_per_epoch: Vec<Option<f64>>,
+    /// Mean over tasks of the loss in the last row of `losses.npy`.
+    #[serde(default)]
+    pub final_loss_mean: Option<f64>,
+    /// Further metrics added by a particular tool.
+    #[serde(default, flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl Metrics {
+    /// Computes the standard metrics from a loss matrix (episodes+1, T) and the order
+    /// (episodes,), see [`crate::metrics`].
+    pub fn compute<S, A>(
+        losses: &ArrayBase<S, ndarray::Ix2>,
+        order: &[i64],
+    ) -> Result<Self, crate::metrics::MetricsError>
+    where
+        S: Data<Elem = A>,
+        A: Copy + Into<f64>,
+    {
+        let rs = crate::metrics::recovery_score(losses, order)?;
+        let online = crate::metrics::online_loss(losses, order)?;
+        let last = losses.nrows().checked_sub(1).map(|r| {
+            let row = losses.row(r);
+            row.iter().map(|&v| v.into()).sum::<f64>() / row.len().max(1) as f64
+        });
+        Ok(Self {
+            recovery_score_above_one: rs.iter().map(|v| v.is_some_and(|x| x > 1.0)).collect(),
+            recovery_score: rs,
+            online_loss_mean: online.mean_after_first.filter(|v| v.is_finite()),
+            online_loss_per_epoch: online.per_epoch,
+            final_loss_mean: last.filter(|v| v.is_finite()),
+            extra: BTreeMap::new(),
+        })
+    }
+}
+
+/// Contents of `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Always `"reawaken"`.
+    pub tool: String,
+    /// Version of the tool that wrote the record.
+    pub version: String,
+    /// `toy` or `llm`.
+    pub kind: RunKind,
+    /// The resolved configuration (defaults ← config file ← flags), keys = CLI flag names.
+    pub config: serde_json::Value,
+    /// The seed.
+    pub seed: u64,
+    /// `running`, `complete`, `diverged` or `failed`.
+    pub status: RunStatus,
+    /// Timings.
+    pub timings: Timings,
+    /// Metrics (empty while running).
+    #[serde(default)]
+    pub metrics: Metrics,
+    /// Every array file of the record with a description (dtype, shape, meaning).
+    #[serde(default)]
+    pub arrays: BTreeMap<String, String>,
+    /// Episodes completed so far (rows of `losses.npy` minus one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episodes_done: Option<usize>,
+    /// For `diverged`: the (1-based) episode after which a loss was first non-finite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged_at_episode: Option<usize>,
+    /// A human-readable note (error for `failed`, cause for `diverged`, warnings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Tool-specific fields.
+    #[serde(default, flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl RunInfo {
+    /// A new `running` record starting now.
+    pub fn new(kind: RunKind, config: serde_json::Value, seed: u64) -> Self {
+        Self {
+            tool: "reawaken".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            kind,
+            config,
+            seed,
+            status: RunStatus::Running,
+            timings: Timings::start_now(),
+            metrics: Metrics::default(),
+            arrays: BTreeMap::new(),
+            episodes_done: None,
+            diverged_at_episode: None,
+            message: None,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Adds (or replaces) the description of an array file.
+    pub fn describe_array(&mut self, file: &str, description: &str) {
+        self.arrays.insert(file.into(), description.into());
+    }
+
+    /// Sets the final status and the end time.
+    pub fn finish(&mut self, status: RunStatus) {
+        self.status = status;
+        self.timings.finish_now();
+    }
+
+    /// Top-level config keys whose values differ between this record and `other`
+    /// (keys present in only one of them count as differing). For `--resume` checks.
+    pub fn config_diff(&self, other: &serde_json::Value) -> Vec<String> {
+        config_diff(&self.config, other)
+    }
+}
+
+/// Top-level keys whose values differ between two JSON objects (sorted).
+pub fn config_diff(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let ma = a.as_object().unwrap_or(&empty);
+    let mb = b.as_object().unwrap_or(&empty);
+    let mut keys: Vec<String> = ma
+        .keys()
+        .chain(mb.keys())
+        .filter(|k| ma.get(*k) != mb.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array1, Array2, Ix1, Ix2};
+
+    #[test]
+    fn npy_roundtrip_and_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let rd = RunDir::create(dir.path().join("r"), OpenMode::Fresh).unwrap();
+        let a: Array2<f32> = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.5]];
+        rd.write_npy("a.npy", &a).unwrap();
+        let h = read_npy_header(rd.file("a.npy")).unwrap();
+        assert_eq!(h.shape, vec![2, 3]);
+        assert_eq!(h.dtype_name(), "float32");
+        let b: Array2<f32> = rd.read_npy("a.npy").unwrap();
+        assert_eq!(a, b);
+        let c: Array2<f64> = read_npy_f64(rd.file("a.npy")).unwrap();
+        assert_eq!(c[[1, 2]], 6.5);
+        // wrong dtype
+        let e = rd.read_npy::<i64, Ix2>("a.npy").unwrap_err().to_string();
+        assert!(e.contains("a.npy") && e.contains("float32"), "{e}");
+        // wrong ndim
+        let e = rd.read_npy::<f32, Ix1>("a.npy").unwrap_err().to_string();
+        assert!(e.contains("2 dimension"), "{e}");
+        // no temp files left
+        let names: Vec<_> = fs::read_dir(rd.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec!["a.npy".to_string()]);
+    }
+
+    #[test]
+    fn npy_bad_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.npy");
+        let e = read_npy::<f32, Ix1>(&p).unwrap_err();
+        assert!(matches!(e, RecordError::Missing(_)));
+        fs::write(&p, b"hello world, not numpy").unwrap();
+        let e = read_npy::<f32, Ix1>(&p).unwrap_err().to_string();
+        assert!(e.contains("magic"), "{e}");
+        // truncated
+        let a = Array1::<f64>::linspace(0.0, 1.0, 100);
+        write_npy(&p, &a).unwrap();
+        let bytes = fs::read(&p).unwrap();
+        fs::write(&p, &bytes[..bytes.len() - 8]).unwrap();
+        let e = read_npy::<f64, Ix1>(&p).unwrap_err().to_string();
+        assert!(e.contains("truncated"), "{e}");
+        // header promising a gigantic array
+        let mut evil = bytes.clone();
+        let text = String::from_utf8_lossy(&evil[10..]).into_owned();
+        let pos = text.find("(100,)").unwrap() + 10;
+        evil[pos..pos + 6].copy_from_slice(b"(9999)");
+        fs::write(&p, &evil).unwrap();
+        assert!(read_npy::<f64, Ix1>(&p).is_err());
+        // every prefix of a valid file fails cleanly
+        for cut in 0..bytes.len() {
+            fs::write(&p, &bytes[..cut]).unwrap();
+            assert!(read_npy::<f64, Ix1>(&p).is_err());
+        }
+    }
+
+    #[test]
+    fn modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("run");
+        let rd = RunDir::create(&p, OpenMode::Fresh).unwrap();
+        let info = RunInfo::new(RunKind::Toy, serde_json::json!({"tasks": 3}), 7);
+        rd.write_run_info(&info).unwrap();
+        rd.write_npy("losses.npy", &Array1::<f32>::zeros(3))
+            .unwrap();
+        fs::write(p.join("notes.txt"), "mine").unwrap();
+        let e = RunDir::create(&p, OpenMode::Fresh).unwrap_err().to_string();
+        assert!(e.contains("--force") && e.contains("--resume"), "{e}");
+        let rd = RunDir::create(&p, OpenMode::Resume).unwrap();
+        let back = rd.read_run_info().unwrap();
+        assert_eq!(
+            (back.config, back.seed, back.status),
+            (info.config, 7, RunStatus::Running)
+        );
+        RunDir::create(&p, OpenMode::Force).unwrap();
+        assert!(!p.join("run.json").exists());
+        assert!(!p.join("losses.npy").exists());
+        assert!(p.join("notes.txt").exists());
+        // a directory that is not a record is never cleared
+        let e = RunDir::create(&p, OpenMode::Force).unwrap_err();
+        assert!(matches!(e, RecordError::NotARecord(_)));
+        let e = RunDir::create(dir.path().join("none"), OpenMode::Resume).unwrap_err();
+        assert!(matches!(e, RecordError::NothingToResume(_)));
+    }
+
+    #[test]
+    fn run_info_json() {
+        let mut info = RunInfo::new(
+            RunKind::Llm,
+            serde_json::json!({"lr": 0.001, "tasks": 25}),
+            1,
+        );
+        info.metrics.recovery_score = vec![Some(0.5), None];
+        info.metrics.online_loss_mean = Some(f64::NAN);
+        info.describe_array("losses.npy", "x");
+        info.finish(RunStatus::Diverged);
+        info.diverged_at_episode = Some(4);
+        let text = serde_json::to_string(&info).unwrap();
+        assert!(text.contains("\"status\":\"diverged\""));
+        assert!(text.contains("\"recovery_score\":[0.5,null]"));
+        assert!(text.contains("\"online_loss_mean\":null"));
+        let back: RunInfo = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.metrics.online_loss_mean, None);
+        assert_eq!(back.diverged_at_episode, Some(4));
+        assert_eq!(
+            info.config_diff(&serde_json::json!({"lr": 0.01, "tasks": 25, "x": 1})),
+            vec!["lr".to_string(), "x".to_string()]
+        );
+    }
+
+    #[test]
+    fn rfc3339_known_values() {
+        assert_eq!(rfc3339(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400.0), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_462_100.5), "2026-11-23T19:28:20Z");
+    }
+}

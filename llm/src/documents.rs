@@ -1,1 +1,283 @@
-//! (skeleton)
+//! Documents for the probe: reading `--docs` (a directory of `.txt`, a `.jsonl`, or a
+//! blank-line-separated `.txt`), sampling T of them, tokenizing and truncating.
+use std::path::Path;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::corpus::{BUILTIN_CORPUS, BUILTIN_NAME};
+use crate::probe_error::{ProbeError, Result};
+
+/// One source document and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub text: String,
+    /// Human-readable origin: `dir/file.txt`, `file.jsonl line 12`, `file.txt document 3 (line 40)`.
+    pub source: String,
+}
+
+/// How T documents are chosen among those available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sample {
+    /// T documents drawn without replacement with the seed (the paper).
+    Random,
+    /// The first T in file order.
+    First,
+}
+
+impl std::str::FromStr for Sample {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "random" => Ok(Sample::Random),
+            "first" => Ok(Sample::First),
+            other => Err(format!(
+                "unknown sample mode `{other}` (expected random|first)"
+            )),
+        }
+    }
+}
+
+fn split_blank_lines(text: &str, name: &str) -> Vec<Document> {
+    let mut docs = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    let mut start_line = 1;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            if !current.is_empty() {
+                docs.push((start_line, current.join("\n")));
+                current.clear();
+            }
+        } else {
+            if current.is_empty() {
+                start_line = i + 1;
+            }
+            current.push(line);
+        }
+    }
+    if !current.is_empty() {
+        docs.push((start_line, current.join("\n")));
+    }
+    docs.into_iter()
+        .enumerate()
+        .map(|(k, (line, text))| Document {
+            text,
+            source: format!("{name} document {} (line {line})", k + 1),
+        })
+        .collect()
+}
+
+fn read_utf8(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| ProbeError::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        ProbeError::Input(format!(
+            "{}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// The documents of the built-in corpus, in file order.
+pub fn builtin_documents() -> Vec<Document> {
+    split_blank_lines(BUILTIN_CORPUS, BUILTIN_NAME)
+}
+
+/// Reads documents from `path` (see module docs); `None` = the built-in corpus.
+pub fn load_documents(path: Option<&Path>, text_field: &str) -> Result<Vec<Document>> {
+    let Some(path) = path else {
+        return Ok(builtin_documents());
+    };
+    let meta = std::fs::metadata(path).map_err(|e| ProbeError::io(path, e))?;
+    let docs = if meta.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| ProbeError::io(path, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt"))
+            .collect();
+        files.sort();
+        let mut docs = Vec::with_capacity(files.len());
+        for f in files {
+            let text = read_utf8(&f)?;
+            docs.push(Document {
+                text: text.trim().to_string(),
+                source: f.display().to_string(),
+            });
+        }
+        if docs.is_empty() {
+            return Err(ProbeError::Input(format!(
+                "{}: the directory holds no .txt documents",
+                path.display()
+            )));
+        }
+        docs
+    } else if path.extension().is_some_and(|x| x == "jsonl") {
+        let text = read_utf8(path)?;
+        let mut docs = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+                ProbeError::Input(format!(
+                    "{} line {}: not valid JSON: {e}",
+                    path.display(),
+                    i + 1
+                ))
+            })?;
+            let field = value
+                .get(text_field)
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| {
+                    ProbeError::Input(format!(
+                        "{} line {}: no string field `{text_field}` (set --text-field)",
+                        path.display(),
+                        i + 1
+                    ))
+                })?;
+            docs.push(Document {
+                text: field.to_string(),
+                source: format!("{} line {}", path.display(), i + 1),
+            });
+        }
+        docs
+    } else {
+        let text = read_utf8(path)?;
+        split_blank_lines(&text, &path.display().to_string())
+    };
+    if docs.is_empty() {
+        return Err(ProbeError::Input(format!(
+            "{}: no documents found",
+            path.display()
+        )));
+    }
+    Ok(docs)
+}
+
+/// Chooses `tasks` document indices; the rest (in a seeded order) are the pool of one-off
+/// documents for `--insert-random`.
+pub fn sample_indices(
+    n_docs: usize,
+    tasks: usize,
+    mode: Sample,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    if tasks == 0 {
+        return Err(ProbeError::Input("--tasks must be at least 1".into()));
+    }
+    if tasks > n_docs {
+        return Err(ProbeError::Input(format!(
+            "--tasks {tasks} is more than the {n_docs} documents available"
+        )));
+    }
+    let mut idx: Vec<usize> = (0..n_docs).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5A3D_0C5D_0000_0001);
+    match mode {
+        Sample::Random => idx.shuffle(&mut rng),
+        Sample::First => idx[tasks..].shuffle(&mut rng),
+    }
+    let rest = idx.split_off(tasks);
+    Ok((idx, rest))
+}
+
+/// One tokenized document ready for training.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskDoc {
+    /// Index of the document among those read.
+    pub doc_index: usize,
+    pub source: String,
+    pub excerpt: String,
+    /// Token count of the whole document before truncation.
+    pub tokens_total: usize,
+    /// Tokens kept (≤ C + window shift).
+    #[serde(skip)]
+    pub tokens: Vec<i64>,
+    /// Tokens used for evaluation (≤ C).
+    pub eval_tokens: usize,
+}
+
+fn excerpt(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = flat.chars().take(80).collect();
+    if flat.chars().count() > 80 {
+        out.push('…');
+    }
+    out
+}
+
+/// Tokenizes a document and keeps the first `keep` tokens; fewer than 2 tokens is an error.
+pub fn tokenize_doc<F>(
+    doc: &Document,
+    doc_index: usize,
+    keep: usize,
+    context: usize,
+    encode: &F,
+) -> Result<TaskDoc>
+where
+    F: Fn(&str) -> std::result::Result<Vec<i64>, String>,
+{
+    let mut tokens = encode(&doc.text)
+        .map_err(|e| ProbeError::Input(format!("{}: tokenizer failed: {e}", doc.source)))?;
+    let total = tokens.len();
+    if total < 2 {
+        return Err(ProbeError::Input(format!(
+            "{}: the document tokenises to {total} token(s); at least 2 are needed for a next-token loss",
+            doc.source
+        )));
+    }
+    tokens.truncate(keep);
+    Ok(TaskDoc {
+        doc_index,
+        source: doc.source.clone(),
+        excerpt: excerpt(&doc.text),
+        tokens_total: total,
+        eval_tokens: tokens.len().min(context),
+        tokens,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_line_split_tracks_lines() {
+        let d = split_blank_lines("a b\nc\n\n\nd e\n", "f.txt");
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].text, "a b\nc");
+        assert_eq!(d[1].source, "f.txt document 2 (line 5)");
+    }
+
+    #[test]
+    fn sampling_is_seeded_and_first_keeps_order() {
+        let (a, ra) = sample_indices(10, 4, Sample::Random, 3).unwrap();
+        let (b, _) = sample_indices(10, 4, Sample::Random, 3).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len() + ra.len(), 10);
+        let (f, _) = sample_indices(10, 4, Sample::First, 3).unwrap();
+        assert_eq!(f, vec![0, 1, 2, 3]);
+        assert!(sample_indices(3, 4, Sample::First, 0).is_err());
+        assert!(sample_indices(3, 0, Sample::First, 0).is_err());
+    }
+
+    #[test]
+    fn short_documents_are_refused() {
+        let enc = |s: &str| Ok(s.bytes().map(i64::from).collect::<Vec<_>>());
+        let d = Document {
+            text: "x".into(),
+            source: "s".into(),
+        };
+        let err = tokenize_doc(&d, 0, 8, 8, &enc).unwrap_err().to_string();
+        assert!(err.contains("at least 2"), "{err}");
+        let d = Document {
+            text: "hello world".into(),
+            source: "s".into(),
+        };
+        let t = tokenize_doc(&d, 0, 6, 4, &enc).unwrap();
+        assert_eq!(t.tokens.len(), 6);
+        assert_eq!(t.eval_tokens, 4);
+        assert_eq!(t.tokens_total, 11);
+    }
+}

@@ -1,1 +1,465 @@
-//! (skeleton)
+//! Loading and saving Hugging Face GPT-NeoX model directories, and device selection.
+//!
+//! A model directory is what `GPTNeoXForCausalLM.save_pretrained` writes:
+//! `config.json`, weights in `model.safetensors` or shards listed by
+//! `model.safetensors.index.json`, and optionally `tokenizer.json`.
+//! Every problem is an [`LlmError`] naming the file and the tensor; nothing panics.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use safetensors::tensor::{Dtype, SafeTensors, View};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::config::GptNeoXConfig;
+use crate::error::{LlmError, Result};
+use crate::gpt_neox::{FreshInit, GptNeoX};
+use crate::tokenizer::Tokenizer;
+
+/// Weight file of an unsharded model directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// Index file of a sharded model directory.
+pub const INDEX_FILE: &str = "model.safetensors.index.json";
+/// Config file of a model directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// Tokenizer file of a model directory.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// Floating-point precision of the model's parameters and activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DType {
+    /// float32 (default; what the parity tests check).
+    #[default]
+    F32,
+    /// bfloat16 parameters and activations (meant for CUDA; logits and losses are
+    /// still returned in float32).
+    Bf16,
+}
+
+impl DType {
+    /// The libtorch kind.
+    pub fn kind(self) -> Kind {
+        match self {
+            DType::F32 => Kind::Float,
+            DType::Bf16 => Kind::BFloat16,
+        }
+    }
+
+    /// `"f32"` or `"bf16"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::Bf16 => "bf16",
+        }
+    }
+}
+
+impl FromStr for DType {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "f32" | "float32" | "fp32" => Ok(DType::F32),
+            "bf16" | "bfloat16" => Ok(DType::Bf16),
+            other => Err(format!("unknown dtype {other:?} (f32 or bf16)")),
+        }
+    }
+}
+
+/// A model with its variables, config and (if the directory had one) tokenizer.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// Owns the parameters (trainable; hand `vs` to an optimizer).
+    pub vs: nn::VarStore,
+    pub model: GptNeoX,
+    pub config: GptNeoXConfig,
+    pub tokenizer: Option<Tokenizer>,
+}
+
+impl LoadedModel {
+    /// The device the parameters live on.
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    /// Converts every parameter to `dtype` (in place; the model keeps working).
+    pub fn set_dtype(&mut self, dtype: DType) {
+        match dtype {
+            DType::F32 => self.vs.float(),
+            DType::Bf16 => self.vs.bfloat16(),
+        }
+    }
+
+    /// The current parameter dtype.
+    pub fn dtype(&self) -> DType {
+        match self.model.named_parameters().first().map(|(_, t)| t.kind()) {
+            Some(Kind::BFloat16) => DType::Bf16,
+            _ => DType::F32,
+        }
+    }
+
+    /// Number of scalar parameters (a tied embedding counted once).
+    pub fn num_parameters(&self) -> i64 {
+        self.model
+            .named_parameters()
+            .iter()
+            .map(|(_, t)| t.numel() as i64)
+            .sum()
+    }
+}
+
+/// `auto` (CUDA when `tch::Cuda::is_available()`, else CPU), `cpu`, `cuda` or `cuda:N`.
+pub fn select_device(spec: &str) -> Result<Device> {
+    let err = |reason: String| LlmError::Device {
+        spec: spec.to_string(),
+        reason,
+    };
+    match spec {
+        "auto" => Ok(Device::cuda_if_available()),
+        "cpu" => Ok(Device::Cpu),
+        s if s == "cuda" || s.starts_with("cuda:") => {
+            let idx: usize = match s.strip_prefix("cuda:") {
+                None => 0,
+                Some(n) => n
+                    .parse()
+                    .map_err(|_| err(format!("{n:?} is not a GPU index")))?,
+            };
+            if !tch::Cuda::is_available() {
+                return Err(err(
+                    "CUDA is not available (no GPU, or libtorch without CUDA); use --device cpu or auto"
+                        .to_string(),
+                ));
+            }
+            let count = tch::Cuda::device_count() as usize;
+            if idx >= count {
+                return Err(err(format!("only {count} CUDA device(s) present")));
+            }
+            Ok(Device::Cuda(idx))
+        }
+        other => Err(err(format!(
+            "unknown device {other:?} (auto, cpu, cuda, cuda:N)"
+        ))),
+    }
+}
+
+/// Loads a Hugging Face GPT-NeoX directory in float32 onto `device`.
+pub fn load_hf_dir(dir: &Path, device: Device) -> Result<LoadedModel> {
+    load_hf_dir_with(dir, device, DType::F32)
+}
+
+/// Loads a Hugging Face GPT-NeoX directory onto `device` in `dtype`.
+pub fn load_hf_dir_with(dir: &Path, device: Device, dtype: DType) -> Result<LoadedModel> {
+    if !dir.is_dir() {
+        return Err(LlmError::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "model directory not found"),
+        ));
+    }
+    let config_path = dir.join(CONFIG_FILE);
+    if !config_path.is_file() {
+        return Err(LlmError::MissingConfig {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let config = GptNeoXConfig::from_file(&config_path)?;
+    let (files, listed_in) = weight_files(dir)?;
+
+    let vs = nn::VarStore::new(device);
+    let model = GptNeoX::with_init(&vs.root(), &config, FreshInit::Zeros).map_err(|e| match e {
+        LlmError::InvalidShape(reason) => LlmError::InvalidConfig {
+            path: config_path.clone(),
+            reason,
+        },
+        e => e,
+    })?;
+    let params: HashMap<String, Tensor> = model.named_parameters().into_iter().collect();
+    let mut loaded: HashSet<String> = HashSet::new();
+    for file in &files {
+        load_file(file, &config, &params, &mut loaded)?;
+    }
+    // Report the first missing tensor in model order.
+    if let Some((name, _)) = model
+        .named_parameters()
+        .into_iter()
+        .find(|(n, _)| !loaded.contains(n))
+    {
+        return Err(LlmError::MissingTensor {
+            path: listed_in,
+            name,
+        });
+    }
+
+    let tok_path = dir.join(TOKENIZER_FILE);
+    let tokenizer = if tok_path.is_file() {
+        let tok = Tokenizer::from_file(&tok_path)?;
+        tok.check_fits(config.vocab_size, &tok_path)?;
+        Some(tok)
+    } else {
+        None
+    };
+    let mut out = LoadedModel {
+        vs,
+        model,
+        config,
+        tokenizer,
+    };
+    if dtype != DType::F32 {
+        out.set_dtype(dtype);
+    }
+    tracing::info!(
+        dir = %dir.display(),
+        params = out.num_parameters(),
+        device = ?device,
+        dtype = dtype.as_str(),
+        "loaded GPT-NeoX model"
+    );
+    Ok(out)
+}
+
+/// The weight files of a directory, and the file to name when a tensor is missing.
+fn weight_files(dir: &Path) -> Result<(Vec<PathBuf>, PathBuf)> {
+    let single = dir.join(WEIGHTS_FILE);
+    if single.is_file() {
+        return Ok((vec![single.clone()], single));
+    }
+    let index = dir.join(INDEX_FILE);
+    if !index.is_file() {
+        return Err(LlmError::MissingWeights {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let bad = |reason: String| LlmError::BadIndex {
+        path: index.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&index).map_err(|e| LlmError::io(&index, e))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let map = v
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| bad("no \"weight_map\" object".to_string()))?;
+    let mut shards = BTreeSet::new();
+    for (name, file) in map {
+        let file = file
+            .as_str()
+            .ok_or_else(|| bad(format!("weight_map[{name:?}] is not a file name")))?;
+        if file.contains('/') || file.contains('\\') || file == ".." {
+            return Err(bad(format!(
+                "shard name {file:?} must be a plain file name"
+            )));
+        }
+        shards.insert(file.to_string());
+    }
+    let mut files = Vec::new();
+    for s in shards {
+        let p = dir.join(&s);
+        if !p.is_file() {
+            return Err(bad(format!(
+                "shard {s} does not exist in {}",
+                dir.display()
+            )));
+        }
+        files.push(p);
+    }
+    Ok((files, index))
+}
+
+/// Names in checkpoints that are buffers, not parameters (old Pythia uploads carry them).
+fn is_ignored_buffer(name: &str) -> bool {
+    name.ends_with(".attention.bias")
+        || name.ends_with(".attention.masked_bias")
+        || name.ends_with("rotary_emb.inv_freq")
+}
+
+/// Why a checkpoint tensor has no place in the model built from `config`.
+fn unexpected_reason(name: &str, config: &GptNeoXConfig) -> String {
+    if let Some(rest) = name.strip_prefix("gpt_neox.layers.") {
+        if let Some(i) = rest.split('.').next().and_then(|i| i.parse::<i64>().ok()) {
+            if i >= config.num_hidden_layers {
+                return format!(
+                    "layer {i} does not exist: config.json has num_hidden_layers = {}",
+                    config.num_hidden_layers
+                );
+            }
+        }
+        if !config.attention_bias && name.ends_with(".bias") && name.contains(".attention.") {
+            return "config.json has attention_bias = false".to_string();
+        }
+    }
+    "not a parameter of GPTNeoXForCausalLM".to_string()
+}
+
+fn dtype_kind(dtype: Dtype) -> Option<Kind> {
+    match dtype {
+        Dtype::F32 => Some(Kind::Float),
+        Dtype::F16 => Some(Kind::Half),
+        Dtype::BF16 => Some(Kind::BFloat16),
+        Dtype::F64 => Some(Kind::Double),
+        _ => None,
+    }
+}
+
+/// Copies every tensor of one safetensors file into the matching parameter.
+fn load_file(
+    path: &Path,
+    config: &GptNeoXConfig,
+    params: &HashMap<String, Tensor>,
+    loaded: &mut HashSet<String>,
+) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| LlmError::io(path, e))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| LlmError::CorruptFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let mut tensors = st.tensors();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, view) in tensors {
+        if is_ignored_buffer(&name) {
+            continue;
+        }
+        let canonical = if name == "lm_head.weight" {
+            "embed_out.weight"
+        } else {
+            name.as_str()
+        };
+        if config.tie_word_embeddings && canonical == "embed_out.weight" {
+            // Tied: the output matrix is embed_in; a stored copy is redundant.
+            continue;
+        }
+        let Some(param) = params.get(canonical) else {
+            return Err(LlmError::UnexpectedTensor {
+                path: path.to_path_buf(),
+                reason: unexpected_reason(canonical, config),
+                name,
+            });
+        };
+        let Some(kind) = dtype_kind(view.dtype()) else {
+            return Err(LlmError::DtypeMismatch {
+                path: path.to_path_buf(),
+                name,
+                found: format!("{:?}", view.dtype()),
+            });
+        };
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let expected = param.size();
+        if shape != expected {
+            return Err(LlmError::ShapeMismatch {
+                path: path.to_path_buf(),
+                name,
+                expected,
+                found: shape,
+            });
+        }
+        let src = Tensor::f_from_data_size(view.data(), &shape, kind)
+            .map_err(|e| LlmError::torch(format!("reading {name} from {}", path.display()), e))?;
+        let mut dst = param.shallow_clone();
+        tch::no_grad(|| dst.f_copy_(&src))
+            .map_err(|e| LlmError::torch(format!("copying {name} from {}", path.display()), e))?;
+        loaded.insert(canonical.to_string());
+    }
+    Ok(())
+}
+
+/// Raw little-endian bytes of one tensor, for the safetensors writer.
+struct Raw {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl View for &Raw {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.data)
+    }
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// Writes `dir/config.json`, `dir/model.safetensors` (float32, Hugging Face names) and,
+/// when the model has a `tokenizer.json` tokenizer, `dir/tokenizer.json`. Each file is
+/// written to a temporary name and renamed, so no half-written file is left behind.
+/// `GPTNeoXForCausalLM.from_pretrained(dir)` loads the result unchanged.
+pub fn save_hf_dir(model: &LoadedModel, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| LlmError::io(dir, e))?;
+    let mut raws: Vec<(String, Raw)> = Vec::new();
+    for (name, t) in model.model.named_parameters() {
+        let t = t
+            .detach()
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous();
+        let numel = t.numel();
+        let mut data = vec![0u8; numel * 4];
+        t.f_copy_data_u8(&mut data, numel)
+            .map_err(|e| LlmError::torch(format!("reading parameter {name}"), e))?;
+        let shape = t.size().iter().map(|&d| d as usize).collect();
+        raws.push((
+            name,
+            Raw {
+                dtype: Dtype::F32,
+                shape,
+                data,
+            },
+        ));
+    }
+    let weights = dir.join(WEIGHTS_FILE);
+    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let bytes =
+        safetensors::tensor::serialize(raws.iter().map(|(n, r)| (n.as_str(), r)), Some(metadata))
+            .map_err(|e| LlmError::CorruptFile {
+            path: weights.clone(),
+            reason: format!("cannot serialize: {e}"),
+        })?;
+    write_atomic(&weights, &bytes)?;
+
+    let config_path = dir.join(CONFIG_FILE);
+    let mut cfg = model.config.to_json();
+    if let Some(obj) = cfg.as_object_mut() {
+        obj.insert(
+            "architectures".to_string(),
+            serde_json::json!(["GPTNeoXForCausalLM"]),
+        );
+    }
+    let text = serde_json::to_string_pretty(&cfg).map_err(|source| LlmError::ConfigParse {
+        path: config_path.clone(),
+        source,
+    })?;
+    write_atomic(&config_path, text.as_bytes())?;
+
+    if let Some(tok @ Tokenizer::Hf(_)) = &model.tokenizer {
+        let final_path = dir.join(TOKENIZER_FILE);
+        let tmp = dir.join(format!(".{TOKENIZER_FILE}.tmp"));
+        tok.save(&tmp)?;
+        std::fs::rename(&tmp, &final_path).map_err(|e| LlmError::io(&final_path, e))?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to a temporary file next to `path`, fsyncs, renames.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".to_string());
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(LlmError::io(path, e));
+    }
+    Ok(())
+}

@@ -1,1 +1,349 @@
-//! (skeleton)
+//! Pythia shapes and Pythia's initialisation, for models trained from scratch.
+//!
+//! Shapes are those of the Hugging Face `EleutherAI/pythia-*` configs (all: rotary_pct
+//! 0.25, base 10000, intermediate 4·d, parallel residual, untied embeddings, 2048
+//! positions, eos = bos = 0). Vocabulary 50304, except 6.9b (50432) and 12b (50688).
+//!
+//! Initialisation ([`InitScheme::Pythia`], the GPT-NeoX recipe Pythia was trained with):
+//! `small_init` σ = √(2/(5d)) for `embed_in`, `embed_out`, `query_key_value` and
+//! `dense_h_to_4h`; `wang_init` σ = 2/(L·√d) for the attention output `dense` and
+//! `dense_4h_to_h`; biases 0; LayerNorm weight 1, bias 0.
+//! [`InitScheme::Isotropic`] draws every matrix from N(0, σ²) (paper B.4: σ = 0.02).
+//!
+//! Draws are made on the CPU from `tch::manual_seed(seed)` in the fixed parameter
+//! order and then copied to the device, so a seed gives the same weights on every device.
+
+use std::str::FromStr;
+
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::config::GptNeoXConfig;
+use crate::error::{LlmError, Result};
+use crate::gpt_neox::{FreshInit, GptNeoX};
+use crate::load::LoadedModel;
+
+/// One Pythia shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preset {
+    pub name: &'static str,
+    pub width: i64,
+    pub depth: i64,
+    pub heads: i64,
+    pub vocab: i64,
+}
+
+/// Every Pythia model shape.
+pub const PRESETS: [Preset; 10] = [
+    Preset {
+        name: "pythia-14m",
+        width: 128,
+        depth: 6,
+        heads: 4,
+        vocab: 50304,
+    },
+    Preset {
+        name: "pythia-31m",
+        width: 256,
+        depth: 6,
+        heads: 8,
+        vocab: 50304,
+    },
+    Preset {
+        name: "pythia-70m",
+        width: 512,
+        depth: 6,
+        heads: 8,
+        vocab: 50304,
+    },
+    Preset {
+        name: "pythia-160m",
+        width: 768,
+        depth: 12,
+        heads: 12,
+        vocab: 50304,
+    },
+    Preset {
+        name: "pythia-410m",
+        width: 1024,
+        depth: 24,
+        heads: 16,
+        vocab: 50304,
+    },
+    Preset {
+        name: "pythia-1b",
+        width: 2048,
+        depth: 16,
+        heads: 8,
+        vocab: 50304,
+    },
+    Preset {
+        name: "pythia-1.4b",
+        width: 2048,
+        depth: 24,
+        heads: 16,
+        vocab: 50304,
+    },
+    Preset {
+        name: "pythia-2.8b",
+        width: 2560,
+        depth: 32,
+        heads: 32,
+        vocab: 50304,
+    },
+    Preset {
+        name: "pythia-6.9b",
+        width: 4096,
+        depth: 32,
+        heads: 32,
+        vocab: 50432,
+    },
+    Preset {
+        name: "pythia-12b",
+        width: 5120,
+        depth: 36,
+        heads: 40,
+        vocab: 50688,
+    },
+];
+
+/// Finds a preset by name (`pythia-70m`; the `pythia-` prefix may be left out).
+pub fn preset(name: &str) -> Result<Preset> {
+    let lower = name.to_ascii_lowercase();
+    let full = if lower.starts_with("pythia-") {
+        lower
+    } else {
+        format!("pythia-{lower}")
+    };
+    PRESETS
+        .iter()
+        .find(|p| p.name == full)
+        .copied()
+        .ok_or_else(|| LlmError::UnknownPreset {
+            name: name.to_string(),
+            known: PRESETS
+                .iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Changes to a preset's shape (paper Fig. 3 and B.3). `None` keeps the preset's value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShapeOverrides {
+    /// Model width d (`hidden_size`); the MLP is 4·d.
+    pub width: Option<i64>,
+    /// Number of blocks L.
+    pub depth: Option<i64>,
+    /// Attention heads (must divide the width).
+    pub heads: Option<i64>,
+    /// Vocabulary size (e.g. 257 for the byte tokenizer).
+    pub vocab: Option<i64>,
+    /// Maximum sequence length (`max_position_embeddings`; rotary, so only a bound).
+    pub context: Option<i64>,
+}
+
+/// How a fresh model's weights are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InitScheme {
+    /// GPT-NeoX `small_init` / `wang_init` as Pythia (see the module docs).
+    Pythia,
+    /// Every matrix N(0, σ²), biases 0, LayerNorm 1/0 (paper B.4 uses σ = 0.02).
+    Isotropic(f64),
+}
+
+impl FromStr for InitScheme {
+    type Err = String;
+    /// `pythia`, `isotropic` (σ = 0.02) or `isotropic:SIGMA`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "pythia" => Ok(InitScheme::Pythia),
+            "isotropic" => Ok(InitScheme::Isotropic(0.02)),
+            _ => {
+                let sigma = s
+                    .strip_prefix("isotropic:")
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite() && *v > 0.0)
+                    .ok_or_else(|| {
+                        format!("unknown init {s:?} (pythia, isotropic, isotropic:SIGMA)")
+                    })?;
+                Ok(InitScheme::Isotropic(sigma))
+            }
+        }
+    }
+}
+
+/// The config of a preset after overrides, validated (width divisible by heads, …).
+pub fn preset_config(name: &str, shape: &ShapeOverrides) -> Result<GptNeoXConfig> {
+    let p = preset(name)?;
+    let width = shape.width.unwrap_or(p.width);
+    let depth = shape.depth.unwrap_or(p.depth);
+    let heads = shape.heads.unwrap_or(p.heads);
+    let vocab = shape.vocab.unwrap_or(p.vocab);
+    for (flag, v) in [
+        ("width", width),
+        ("depth", depth),
+        ("heads", heads),
+        ("vocab", vocab),
+    ] {
+        if v <= 0 {
+            return Err(LlmError::InvalidShape(format!(
+                "{flag} = {v} must be positive"
+            )));
+        }
+    }
+    if width % heads != 0 {
+        return Err(LlmError::InvalidShape(format!(
+            "width {width} is not divisible by heads {heads} (choose heads among the divisors of the width)"
+        )));
+    }
+    let mut cfg = GptNeoXConfig::pythia(vocab, width, depth, heads);
+    if let Some(c) = shape.context {
+        cfg.max_position_embeddings = c;
+    }
+    if vocab <= 2 {
+        cfg.bos_token_id = None;
+        cfg.eos_token_id = None;
+    }
+    cfg.validate()
+        .map_err(|e| LlmError::InvalidShape(format!("{name} with {shape:?}: {e}")))?;
+    Ok(cfg)
+}
+
+/// σ of every parameter matrix under `scheme` (biases and LayerNorms are not drawn).
+/// Returns `None` for parameters that are constants.
+pub fn init_std(name: &str, cfg: &GptNeoXConfig, scheme: InitScheme) -> Option<f64> {
+    if !name.ends_with(".weight") || name.contains("layernorm") || name.contains("layer_norm") {
+        return None;
+    }
+    match scheme {
+        InitScheme::Isotropic(s) => Some(s),
+        InitScheme::Pythia => {
+            let d = cfg.hidden_size as f64;
+            let l = cfg.num_hidden_layers as f64;
+            let small = (2.0 / (5.0 * d)).sqrt();
+            let wang = 2.0 / (l * d.sqrt());
+            if name.ends_with("attention.dense.weight") || name.ends_with("dense_4h_to_h.weight") {
+                Some(wang)
+            } else {
+                Some(small)
+            }
+        }
+    }
+}
+
+/// Re-draws every weight of `model` under `scheme` from `seed` (biases 0, LayerNorm 1/0).
+pub fn init_weights(model: &GptNeoX, scheme: InitScheme, seed: i64) -> Result<()> {
+    tch::manual_seed(seed);
+    let cfg = model.config().clone();
+    for (name, param) in model.named_parameters() {
+        let value = match init_std(&name, &cfg, scheme) {
+            Some(std) => Tensor::randn(param.size(), (Kind::Float, Device::Cpu)) * std,
+            None if name.contains("layernorm") || name.contains("layer_norm") => {
+                if name.ends_with(".weight") {
+                    Tensor::ones(param.size(), (Kind::Float, Device::Cpu))
+                } else {
+                    Tensor::zeros(param.size(), (Kind::Float, Device::Cpu))
+                }
+            }
+            None => Tensor::zeros(param.size(), (Kind::Float, Device::Cpu)),
+        };
+        let mut dst = param;
+        tch::no_grad(|| dst.f_copy_(&value))
+            .map_err(|e| LlmError::torch(format!("initialising {name}"), e))?;
+    }
+    Ok(())
+}
+
+/// A fresh model of a Pythia shape (with overrides), initialised with `init` from `seed`,
+/// on `device`, float32. It has no tokenizer: choose one (bytes or a `tokenizer.json`)
+/// whose ids fit `vocab`.
+pub fn from_preset(
+    name: &str,
+    shape: &ShapeOverrides,
+    init: InitScheme,
+    seed: i64,
+    device: Device,
+) -> Result<LoadedModel> {
+    let config = preset_config(name, shape)?;
+    if let InitScheme::Isotropic(s) = init {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(LlmError::InvalidShape(format!(
+                "isotropic init σ = {s} must be positive"
+            )));
+        }
+    }
+    let vs = nn::VarStore::new(device);
+    let model = GptNeoX::with_init(&vs.root(), &config, FreshInit::Zeros)?;
+    init_weights(&model, init, seed)?;
+    Ok(LoadedModel {
+        vs,
+        model,
+        config,
+        tokenizer: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preset_lookup_and_overrides() {
+        assert_eq!(preset("70m").unwrap().width, 512);
+        assert!(preset("pythia-7b")
+            .unwrap_err()
+            .to_string()
+            .contains("pythia-6.9b"));
+        let c = preset_config(
+            "pythia-70m",
+            &ShapeOverrides {
+                width: Some(256),
+                depth: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (c.hidden_size, c.num_hidden_layers, c.num_attention_heads),
+            (256, 2, 8)
+        );
+        assert_eq!(c.intermediate_size, 1024);
+        let e = preset_config(
+            "pythia-70m",
+            &ShapeOverrides {
+                width: Some(500),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not divisible"), "{e}");
+        let e = preset_config(
+            "pythia-70m",
+            &ShapeOverrides {
+                depth: Some(0),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("depth"), "{e}");
+    }
+
+    #[test]
+    fn every_preset_is_valid() {
+        for p in PRESETS {
+            let c = preset_config(p.name, &ShapeOverrides::default()).unwrap();
+            assert_eq!(c.head_dim() * c.num_attention_heads, c.hidden_size);
+        }
+    }
+
+    #[test]
+    fn init_scheme_parses() {
+        assert_eq!("pythia".parse::<InitScheme>().unwrap(), InitScheme::Pythia);
+        assert_eq!(
+            "isotropic:0.05".parse::<InitScheme>().unwrap(),
+            InitScheme::Isotropic(0.05)
+        );
+        assert!("isotropic:-1".parse::<InitScheme>().is_err());
+    }
+}

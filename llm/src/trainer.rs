@@ -1,1 +1,615 @@
-//! (skeleton)
+//! The cyclic fine-tuning protocol on a causal language model (paper §2, §3, App. B).
+//!
+//! The trainer owns the training and evaluation data as tensors and the list of model
+//! parameters; it performs M plain gradient steps per episode (SGD, or Adam whose state is
+//! reset at every document), evaluates every document in one batched forward pass, and can
+//! save and restore its parameters exactly (for `--resume`). Nothing here touches the run
+//! record: the caller (the CLI) decides what to write and when.
+//!
+//! Randomness: every random choice of an episode (token masking, window shift) comes from an
+//! RNG seeded by `(seed, episode)`, so an episode trained after a resume draws exactly what
+//! it would have drawn in an uninterrupted run, and no RNG state needs saving.
+use std::path::Path;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Kind, Tensor};
+
+use crate::probe_error::{ProbeError, Result};
+
+/// What the probe needs from a causal language model.
+pub trait CausalLm {
+    /// Logits `[B, S, V]` for token ids `[B, S]` (int64).
+    fn logits(&self, ids: &Tensor) -> Result<Tensor>;
+    /// Final hidden states `[B, S, D]` (after the final LayerNorm, before the output layer).
+    fn hidden(&self, ids: &Tensor) -> Result<Tensor>;
+    /// Named parameters (shallow handles sharing storage with the model).
+    fn named_parameters(&self) -> Vec<(String, Tensor)>;
+    /// Number of transformer blocks.
+    fn num_layers(&self) -> usize;
+    fn device(&self) -> Device;
+}
+
+/// Optimizer of the episodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Optim {
+    /// Plain gradient descent, constant lr, no momentum, no weight decay (paper default).
+    Sgd,
+    /// Adam (β = 0.9, 0.999, ε = 1e-8, no weight decay), state reset at every document.
+    Adam,
+}
+
+impl std::str::FromStr for Optim {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "sgd" => Ok(Optim::Sgd),
+            "adam" => Ok(Optim::Adam),
+            o => Err(format!("unknown optimizer `{o}` (expected sgd|adam)")),
+        }
+    }
+}
+
+/// Learning-rate schedule over the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LrSchedule {
+    Constant,
+    /// Cosine decay from lr to 0 over all steps of the run (paper B.6).
+    Cosine,
+}
+
+impl std::str::FromStr for LrSchedule {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "constant" => Ok(LrSchedule::Constant),
+            "cosine" => Ok(LrSchedule::Cosine),
+            o => Err(format!(
+                "unknown lr schedule `{o}` (expected constant|cosine)"
+            )),
+        }
+    }
+}
+
+/// Training hyper-parameters of the protocol.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// M: gradient steps per episode.
+    pub steps: usize,
+    pub lr: f64,
+    pub optimizer: Optim,
+    pub lr_schedule: LrSchedule,
+    /// lr_used = lr / M (paper B.8: lr 0.01 at M = 1, 0.002 at M = 5, …).
+    pub inverse_lr_scaling: bool,
+    /// Probability that an input token is replaced by the pad token (per episode).
+    pub mask_prob: f64,
+    /// Maximal random shift of the C-token training window (per episode).
+    pub window_shift: usize,
+    /// C: context length.
+    pub context: usize,
+    /// Freeze `embed_in` and the first B blocks.
+    pub freeze_blocks: usize,
+    pub pad_id: i64,
+    pub seed: u64,
+    /// Total episodes of the run (for the cosine schedule).
+    pub total_episodes: usize,
+    /// Largest number of logits elements in one evaluation forward pass.
+    pub eval_logits_budget: usize,
+}
+
+/// Result of one episode's training.
+#[derive(Debug, Clone, Copy)]
+pub struct EpisodeOutcome {
+    /// Training loss of the first step (= prequential loss on the training window).
+    pub first_loss: f64,
+    pub last_loss: f64,
+    /// Some(step) if a step's loss was NaN/inf: training stopped there.
+    pub diverged_at_step: Option<usize>,
+}
+
+struct EvalChunk {
+    ids: Tensor,
+    targets: Tensor,
+    mask: Tensor,
+    counts: Tensor,
+}
+
+/// The trainer of one probe run.
+pub struct Trainer<'m, M: CausalLm> {
+    model: &'m M,
+    cfg: TrainConfig,
+    device: Device,
+    /// All parameters, sorted by name.
+    params: Vec<(String, Tensor)>,
+    /// Indices into `params` that are trained.
+    trainable: Vec<usize>,
+    /// Eval tokens (≤ C) of each task.
+    eval_tokens: Vec<Vec<i64>>,
+    chunks: Vec<EvalChunk>,
+}
+
+/// Mixes a seed with a stream id and an index into a fresh RNG seed.
+pub fn sub_seed(seed: u64, stream: u64, index: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(index.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const STREAM_EPISODE: u64 = 1;
+const STREAM_PAIRWISE: u64 = 2;
+
+fn ids_tensor(tokens: &[i64], device: Device) -> Tensor {
+    Tensor::from_slice(tokens)
+        .view([1, tokens.len() as i64])
+        .to_device(device)
+}
+
+/// Mean next-token cross-entropy per row: logits `[B,S,V]`, targets `[B,S-1]`, mask `[B,S-1]`.
+fn masked_row_losses(logits: &Tensor, targets: &Tensor, mask: &Tensor, counts: &Tensor) -> Tensor {
+    let s = logits.size()[1];
+    let lp = logits
+        .narrow(1, 0, s - 1)
+        .log_softmax(-1, Kind::Float)
+        .gather(2, &targets.unsqueeze(-1), false)
+        .squeeze_dim(-1);
+    let nll = -(lp * mask);
+    nll.sum_dim_intlist([1i64].as_slice(), false, Kind::Float) / counts
+}
+
+impl<'m, M: CausalLm> Trainer<'m, M> {
+    /// Prepares a trainer. `tasks_eval` are the evaluation token sequences (each ≥ 2 tokens).
+    pub fn new(model: &'m M, cfg: TrainConfig, tasks_eval: Vec<Vec<i64>>) -> Result<Self> {
+        if cfg.context < 2 {
+            return Err(ProbeError::Input("--context must be at least 2".into()));
+        }
+        if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
+            return Err(ProbeError::Input(format!(
+                "--lr must be a positive finite number, got {}",
+                cfg.lr
+            )));
+        }
+        if !(0.0..1.0).contains(&cfg.mask_prob) {
+            return Err(ProbeError::Input(format!(
+                "--mask-prob must lie in [0, 1), got {}",
+                cfg.mask_prob
+            )));
+        }
+        if cfg.steps == 0 {
+            return Err(ProbeError::Input("--steps must be at least 1".into()));
+        }
+        let layers = model.num_layers();
+        if cfg.freeze_blocks > layers {
+            return Err(ProbeError::Input(format!(
+                "--freeze-blocks {} exceeds the model's {layers} blocks",
+                cfg.freeze_blocks
+            )));
+        }
+        let device = model.device();
+        let mut params = model.named_parameters();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        let frozen = |name: &str| {
+            cfg.freeze_blocks > 0
+                && (name.starts_with("gpt_neox.embed_in.")
+                    || (0..cfg.freeze_blocks)
+                        .any(|b| name.starts_with(&format!("gpt_neox.layers.{b}."))))
+        };
+        let mut trainable = Vec::new();
+        for (i, (name, p)) in params.iter().enumerate() {
+            if frozen(name) {
+                let _ = p.set_requires_grad(false);
+            } else {
+                let _ = p.set_requires_grad(true);
+                trainable.push(i);
+            }
+        }
+        let mut trainer = Trainer {
+            model,
+            cfg,
+            device,
+            params,
+            trainable,
+            eval_tokens: tasks_eval,
+            chunks: Vec::new(),
+        };
+        trainer.chunks = trainer.build_eval_chunks()?;
+        Ok(trainer)
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
+    pub fn params(&self) -> &[(String, Tensor)] {
+        &self.params
+    }
+
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Number of trainable scalar parameters.
+    pub fn trainable_numel(&self) -> i64 {
+        self.trainable
+            .iter()
+            .map(|&i| self.params[i].1.numel() as i64)
+            .sum()
+    }
+
+    fn build_eval_chunks(&self) -> Result<Vec<EvalChunk>> {
+        let t = self.eval_tokens.len();
+        if t == 0 {
+            return Err(ProbeError::Input("no tasks to evaluate".into()));
+        }
+        let lmax = self.eval_tokens.iter().map(Vec::len).max().unwrap_or(2);
+        let vocab = self.vocab_guess();
+        let per_doc = (lmax * vocab.max(1)).max(1);
+        let docs_per_chunk = (self.cfg.eval_logits_budget / per_doc).clamp(1, t);
+        let mut chunks = Vec::new();
+        for group in self.eval_tokens.chunks(docs_per_chunk) {
+            let lmax = group.iter().map(Vec::len).max().unwrap_or(2);
+            let b = group.len();
+            let mut ids = vec![self.cfg.pad_id; b * lmax];
+            let mut mask = vec![0f32; b * (lmax - 1)];
+            let mut counts = vec![0f32; b];
+            for (r, toks) in group.iter().enumerate() {
+                ids[r * lmax..r * lmax + toks.len()].copy_from_slice(toks);
+                for j in 0..toks.len() - 1 {
+                    mask[r * (lmax - 1) + j] = 1.0;
+                }
+                counts[r] = (toks.len() - 1) as f32;
+            }
+            let ids = Tensor::from_slice(&ids)
+                .view([b as i64, lmax as i64])
+                .to_device(self.device);
+            let targets = ids.narrow(1, 1, lmax as i64 - 1);
+            chunks.push(EvalChunk {
+                targets,
+                ids,
+                mask: Tensor::from_slice(&mask)
+                    .view([b as i64, lmax as i64 - 1])
+                    .to_device(self.device),
+                counts: Tensor::from_slice(&counts).to_device(self.device),
+            });
+        }
+        Ok(chunks)
+    }
+
+    fn vocab_guess(&self) -> usize {
+        self.params
+            .iter()
+            .find(|(n, _)| n == "embed_out.weight")
+            .map(|(_, p)| p.size()[0] as usize)
+            .unwrap_or(50_304)
+    }
+
+    /// Loss of every task, evaluated on its unpadded sequence, in one batched forward pass
+    /// (right-padded, padding masked) — split only if the logits exceed the budget.
+    pub fn eval_losses(&self) -> Result<Vec<f32>> {
+        let _guard = tch::no_grad_guard();
+        let mut out = Vec::with_capacity(self.eval_tokens.len());
+        for c in &self.chunks {
+            let logits = self.model.logits(&c.ids)?;
+            let l =
+                masked_row_losses(&logits, &c.targets, &c.mask, &c.counts).to_device(Device::Cpu);
+            let v: Vec<f32> = Vec::<f32>::try_from(&l).map_err(ProbeError::Torch)?;
+            out.extend(v);
+        }
+        Ok(out)
+    }
+
+    /// Loss of each task evaluated alone (batch size 1): the reference for `eval_losses`.
+    pub fn eval_losses_one_by_one(&self) -> Result<Vec<f32>> {
+        let _guard = tch::no_grad_guard();
+        let mut out = Vec::new();
+        for toks in &self.eval_tokens {
+            let loss = self.sequence_loss(toks)?;
+            out.push(f64::try_from(&loss).map_err(ProbeError::Torch)? as f32);
+        }
+        Ok(out)
+    }
+
+    /// Mean next-token loss of one unpadded sequence (keeps the graph if grad is enabled).
+    pub fn sequence_loss(&self, toks: &[i64]) -> Result<Tensor> {
+        let ids = ids_tensor(toks, self.device);
+        let logits = self.model.logits(&ids)?;
+        let n = toks.len() as i64;
+        let targets = ids.narrow(1, 1, n - 1);
+        let mask = Tensor::ones([1, n - 1], (Kind::Float, self.device));
+        let counts = Tensor::from_slice(&[(n - 1) as f32]).to_device(self.device);
+        Ok(masked_row_losses(&logits, &targets, &mask, &counts).squeeze_dim(0))
+    }
+
+    /// Learning rate of global step `step` (0-based).
+    pub fn lr_at(&self, step: usize) -> f64 {
+        let mut lr = self.cfg.lr;
+        if self.cfg.inverse_lr_scaling {
+            lr /= self.cfg.steps as f64;
+        }
+        match self.cfg.lr_schedule {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                let total = (self.cfg.total_episodes * self.cfg.steps).max(1) as f64;
+                0.5 * lr * (1.0 + (std::f64::consts::PI * step as f64 / total).cos())
+            }
+        }
+    }
+
+    /// Builds the padded training input of an episode: window shift, masking, padding to C.
+    /// Returns (input ids, targets, loss mask, number of target positions).
+    fn training_sequence(
+        &self,
+        tokens: &[i64],
+        rng: &mut ChaCha8Rng,
+    ) -> (Vec<i64>, Vec<i64>, Vec<f32>, usize) {
+        let c = self.cfg.context;
+        let max_start = tokens.len().saturating_sub(2).min(self.cfg.window_shift);
+        let start = if max_start > 0 {
+            rng.random_range(0..=max_start)
+        } else {
+            0
+        };
+        let end = (start + c).min(tokens.len());
+        let window = &tokens[start..end];
+        let len = window.len();
+        let mut input = vec![self.cfg.pad_id; c];
+        input[..len].copy_from_slice(window);
+        let mut targets = vec![self.cfg.pad_id; c - 1];
+        targets[..len - 1].copy_from_slice(&window[1..]);
+        if self.cfg.mask_prob > 0.0 {
+            for tok in input.iter_mut().take(len) {
+                if rng.random::<f64>() < self.cfg.mask_prob {
+                    *tok = self.cfg.pad_id;
+                }
+            }
+        }
+        let mut mask = vec![0f32; c - 1];
+        for m in mask.iter_mut().take(len - 1) {
+            *m = 1.0;
+        }
+        (input, targets, mask, len - 1)
+    }
+
+    /// One episode: M gradient steps on `tokens` alone (batch size 1). `episode` (0-based)
+    /// seeds the episode's randomness and places it in the lr schedule.
+    pub fn train_episode(&self, tokens: &[i64], episode: usize) -> Result<EpisodeOutcome> {
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(sub_seed(self.cfg.seed, STREAM_EPISODE, episode as u64));
+        self.train_steps(tokens, &mut rng, episode * self.cfg.steps)
+    }
+
+    fn train_steps(
+        &self,
+        tokens: &[i64],
+        rng: &mut ChaCha8Rng,
+        first_step: usize,
+    ) -> Result<EpisodeOutcome> {
+        let c = self.cfg.context as i64;
+        let (input, targets, mask, n) = self.training_sequence(tokens, rng);
+        let ids = Tensor::from_slice(&input)
+            .view([1, c])
+            .to_device(self.device);
+        let targets = Tensor::from_slice(&targets)
+            .view([1, c - 1])
+            .to_device(self.device);
+        let mask = Tensor::from_slice(&mask)
+            .view([1, c - 1])
+            .to_device(self.device);
+        let counts = Tensor::from_slice(&[n as f32]).to_device(self.device);
+        // Adam state: fresh for every document.
+        let mut adam: Vec<(Tensor, Tensor)> = Vec::new();
+        let mut outcome = EpisodeOutcome {
+            first_loss: f64::NAN,
+            last_loss: f64::NAN,
+            diverged_at_step: None,
+        };
+        for step in 0..self.cfg.steps {
+            self.zero_grads();
+            let logits = self.model.logits(&ids)?;
+            let loss = masked_row_losses(&logits, &targets, &mask, &counts).sum(Kind::Float);
+            let value = f64::try_from(&loss).map_err(ProbeError::Torch)?;
+            if step == 0 {
+                outcome.first_loss = value;
+            }
+            outcome.last_loss = value;
+            if !value.is_finite() {
+                outcome.diverged_at_step = Some(step);
+                return Ok(outcome);
+            }
+            loss.backward();
+            let lr = self.lr_at(first_step + step);
+            self.apply_update(lr, step + 1, &mut adam)?;
+        }
+        self.zero_grads();
+        Ok(outcome)
+    }
+
+    fn zero_grads(&self) {
+        for &i in &self.trainable {
+            let mut p = self.params[i].1.shallow_clone();
+            p.zero_grad();
+        }
+    }
+
+    fn apply_update(&self, lr: f64, t: usize, adam: &mut Vec<(Tensor, Tensor)>) -> Result<()> {
+        let _guard = tch::no_grad_guard();
+        if self.cfg.optimizer == Optim::Adam && adam.is_empty() {
+            for &i in &self.trainable {
+                let p = &self.params[i].1;
+                adam.push((p.zeros_like(), p.zeros_like()));
+            }
+        }
+        let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
+        for (k, &i) in self.trainable.iter().enumerate() {
+            let mut p = self.params[i].1.shallow_clone();
+            let g = p.grad();
+            if !g.defined() {
+                continue;
+            }
+            match self.cfg.optimizer {
+                Optim::Sgd => {
+                    let _ = p.f_sub_(&(&g * lr))?;
+                }
+                Optim::Adam => {
+                    let (m, v) = &mut adam[k];
+                    let _ = m.f_mul_scalar_(b1)?;
+                    let _ = m.f_add_(&(&g * (1.0 - b1)))?;
+                    let _ = v.f_mul_scalar_(b2)?;
+                    let _ = v.f_add_(&(&g * &g * (1.0 - b2)))?;
+                    let bc1 = 1.0 - b1.powi(t as i32);
+                    let bc2 = 1.0 - b2.powi(t as i32);
+                    let denom = v.sqrt() / bc2.sqrt() + eps;
+                    let _ = p.f_sub_(&(m.shallow_clone() / denom * (lr / bc1)))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies of all parameters (an in-memory checkpoint).
+    pub fn snapshot(&self) -> Vec<Tensor> {
+        let _guard = tch::no_grad_guard();
+        self.params.iter().map(|(_, p)| p.copy()).collect()
+    }
+
+    /// Restores parameters from `snapshot`.
+    pub fn restore(&self, snapshot: &[Tensor]) -> Result<()> {
+        let _guard = tch::no_grad_guard();
+        for ((_, p), s) in self.params.iter().zip(snapshot) {
+            let mut p = p.shallow_clone();
+            p.f_copy_(s)?;
+        }
+        Ok(())
+    }
+
+    /// Saves all parameters to a safetensors file (exact values).
+    pub fn save_params(&self, path: &Path) -> Result<()> {
+        let named: Vec<(&str, Tensor)> = self
+            .params
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.to_device(Device::Cpu)))
+            .collect();
+        Tensor::write_safetensors(&named, path)?;
+        Ok(())
+    }
+
+    /// Loads parameters saved by `save_params`.
+    pub fn load_params(&self, path: &Path) -> Result<()> {
+        let loaded = Tensor::read_safetensors(path)?;
+        let map: std::collections::HashMap<String, Tensor> = loaded.into_iter().collect();
+        let _guard = tch::no_grad_guard();
+        for (name, p) in &self.params {
+            let src = map.get(name).ok_or_else(|| {
+                ProbeError::Model(format!(
+                    "checkpoint {} lacks parameter {name}",
+                    path.display()
+                ))
+            })?;
+            if src.size() != p.size() {
+                return Err(ProbeError::Model(format!(
+                    "checkpoint {}: parameter {name} has shape {:?}, the model {:?}",
+                    path.display(),
+                    src.size(),
+                    p.size()
+                )));
+            }
+            let mut p = p.shallow_clone();
+            p.f_copy_(&src.to_device(self.device))?;
+        }
+        Ok(())
+    }
+
+    /// Pairwise recovery (paper Fig. 8b): from the current parameters, for each task i:
+    /// M steps on task i, then loss_before(j) − loss_after(j) for every j. Parameters are
+    /// restored afterwards, so training continues exactly as without this recorder.
+    pub fn pairwise(&self, train_tokens: &[Vec<i64>]) -> Result<Vec<Vec<f32>>> {
+        let snap = self.snapshot();
+        let before = self.eval_losses()?;
+        let mut rows = Vec::with_capacity(train_tokens.len());
+        for (i, toks) in train_tokens.iter().enumerate() {
+            let mut rng =
+                ChaCha8Rng::seed_from_u64(sub_seed(self.cfg.seed, STREAM_PAIRWISE, i as u64));
+            // Constant lr of the run (no schedule position): the effect of M steps on x_i.
+            let out = self.train_steps_const(toks, &mut rng)?;
+            let after = if out.diverged_at_step.is_some() {
+                vec![f32::NAN; before.len()]
+            } else {
+                self.eval_losses()?
+            };
+            rows.push(before.iter().zip(&after).map(|(b, a)| b - a).collect());
+            self.restore(&snap)?;
+        }
+        Ok(rows)
+    }
+
+    fn train_steps_const(&self, tokens: &[i64], rng: &mut ChaCha8Rng) -> Result<EpisodeOutcome> {
+        // lr_at(0) is the schedule's starting value = the constant lr.
+        self.train_steps(tokens, rng, 0)
+    }
+
+    /// Flattened gradient of each task's loss (unpadded sequence) w.r.t. parameter `name`.
+    pub fn task_gradients(&self, name: &str) -> Result<Vec<Tensor>> {
+        let (_, p) = self
+            .params
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| ProbeError::Model(format!("no parameter named {name}")))?;
+        let was = p.requires_grad();
+        let _ = p.set_requires_grad(true);
+        let mut out = Vec::new();
+        for toks in &self.eval_tokens {
+            self.zero_all_grads();
+            let loss = self.sequence_loss(toks)?;
+            loss.backward();
+            let g = p.grad();
+            if !g.defined() {
+                return Err(ProbeError::Model(format!("no gradient reached {name}")));
+            }
+            out.push(g.flatten(0, -1).copy());
+        }
+        self.zero_all_grads();
+        let _ = p.set_requires_grad(was);
+        Ok(out)
+    }
+
+    fn zero_all_grads(&self) {
+        for (_, p) in &self.params {
+            let mut p = p.shallow_clone();
+            p.zero_grad();
+        }
+    }
+
+    /// Final hidden states of `tokens` (unpadded), flattened `[L·D]`.
+    pub fn hidden_flat(&self, tokens: &[i64]) -> Result<Tensor> {
+        let _guard = tch::no_grad_guard();
+        let h = self.model.hidden(&ids_tensor(tokens, self.device))?;
+        Ok(h.flatten(0, -1).to_kind(Kind::Float))
+    }
+
+    /// Evaluation tokens of task `i`.
+    pub fn eval_tokens(&self, i: usize) -> Option<&[i64]> {
+        self.eval_tokens.get(i).map(Vec::as_slice)
+    }
+}
+
+impl CausalLm for crate::gpt_neox::GptNeoX {
+    fn logits(&self, ids: &Tensor) -> Result<Tensor> {
+        Ok(self.forward(ids))
+    }
+    fn hidden(&self, ids: &Tensor) -> Result<Tensor> {
+        Ok(self.hidden_states(ids))
+    }
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        crate::gpt_neox::GptNeoX::named_parameters(self)
+    }
+    fn num_layers(&self) -> usize {
+        self.config().num_hidden_layers.max(0) as usize
+    }
+    fn device(&self) -> Device {
+        self.named_parameters()
+            .first()
+            .map_or(Device::Cpu, |(_, t)| t.device())
+    }
+}

@@ -1,6 +1,57 @@
-//! `reawaken figures` subcommand (skeleton; owned by the figures work).
+//! `reawaken figures render`: every figure of SPEC §7 that the given run records support.
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Render the paper's figures (SVG) from one or more run records.
+///
+/// Runs that differ only by seed are averaged (±1 sd band). A run that differs
+/// from the first run of its kind only in `--order` becomes the cyclic-vs-shuffled
+/// comparison; runs that differ in other config values (width, depth, steps,
+/// input-dim, …) become a recovery-score-vs-value sweep. Runs that cannot be used
+/// are listed with the reason.
 #[derive(clap::Args, Debug)]
-pub struct RenderArgs {}
-pub fn run(_args: RenderArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+#[command(
+    after_help = "Example:\n  reawaken figures render --run runs/toy-seed0 --run runs/toy-seed1 \
+    --run runs/toy-shuffled --out figures/"
+)]
+pub struct RenderArgs {
+    /// A run record directory (from `toy simulate` or `llm probe`). Repeat for several runs;
+    /// the first run of each kind is the reference for comparisons and sweeps.
+    #[arg(long = "run", value_name = "DIR", required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Output directory for the SVG files [default: <first run>/figures].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: RenderArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let out = match &args.out {
+        Some(o) => o.clone(),
+        None => args.runs[0].join("figures"),
+    };
+    let done = crate::figures::render(&args.runs, &out)?;
+    for (dir, why) in &done.skipped {
+        eprintln!("skipped run {}: {why}", dir.display());
+    }
+    for note in &done.notes {
+        tracing::info!("{note}");
+        eprintln!("note: {note}");
+    }
+    if done.files.is_empty() {
+        anyhow::bail!(
+            "no figure written: none of the {} run(s) given could be used (see the reasons above)",
+            args.runs.len()
+        );
+    }
+    for f in &done.files {
+        println!("{}", f.display());
+    }
+    eprintln!(
+        "wrote {} figure(s) to {} in {:.2} s",
+        done.files.len(),
+        out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

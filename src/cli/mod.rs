@@ -1,6 +1,7 @@
 //! The command-line edge: argument structs and `run` functions of each subcommand.
 //! Libraries return typed errors (`thiserror`); here they become `anyhow` messages.
 
+pub mod config;
 pub mod figures;
 #[cfg(feature = "llm")]
 pub mod llm;

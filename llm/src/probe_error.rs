@@ -1,0 +1,38 @@
+//! Errors of the probe half (documents, schedule, trainer, recorders).
+use std::path::PathBuf;
+
+/// Everything that can go wrong while preparing or running a probe.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A user input (documents, flag values) is not usable; the message names it.
+    #[error("{0}")]
+    Input(String),
+    /// An error from libtorch.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    /// Loading or building the model failed.
+    #[error(transparent)]
+    Llm(#[from] crate::error::LlmError),
+    /// The model does not have what the probe needs (e.g. a parameter name).
+    #[error("model: {0}")]
+    Model(String),
+}
+
+impl ProbeError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ProbeError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result alias of the probe half.
+pub type Result<T> = std::result::Result<T, ProbeError>;

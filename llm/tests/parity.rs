@@ -1,0 +1,269 @@
+//! Numerical parity with Hugging Face Transformers' `GPTNeoXForCausalLM`.
+//!
+//! The fixtures under `tests/fixtures/` were made by Transformers itself
+//! (`tests/fixtures/make_fixture.py`): small random models with both residual modes,
+//! a sharded copy, their logits on fixed ids, the losses of a few SGD steps, and a BPE
+//! `tokenizer.json` with the ids Transformers gives some texts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ndarray::{Array2, Array3};
+use ndarray_npy::{read_npy, write_npy};
+use reawaken_llm::{load_hf_dir, save_hf_dir, LoadedModel};
+use tch::nn::OptimizerConfig;
+use tch::{nn, Device, Kind, Tensor};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+fn ids_tensor(a: &Array2<i64>) -> Tensor {
+    let (b, s) = a.dim();
+    let flat: Vec<i64> = a.iter().copied().collect();
+    Tensor::from_slice(&flat).view([b as i64, s as i64])
+}
+
+fn to_vec(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.to_kind(Kind::Float).flatten(0, -1)).expect("float tensor")
+}
+
+fn load(name: &str) -> LoadedModel {
+    load_hf_dir(&fixtures().join(name), Device::Cpu).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Max |ours − HF| over the fixture's logits.
+fn logits_diff(name: &str) -> f32 {
+    let dir = fixtures().join(name);
+    let m = load(name);
+    let ids: Array2<i64> = read_npy(dir.join("input_ids.npy")).unwrap();
+    let want: Array3<f32> = read_npy(dir.join("logits.npy")).unwrap();
+    let got = tch::no_grad(|| m.model.forward(&ids_tensor(&ids)));
+    let (b, s, v) = want.dim();
+    assert_eq!(got.size(), vec![b as i64, s as i64, v as i64]);
+    let got = to_vec(&got);
+    let diff = got
+        .iter()
+        .zip(want.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    // A non-trivial model: logits are far from constant.
+    let spread = want.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    assert!(
+        spread > 1.0,
+        "fixture logits too flat to test anything ({spread})"
+    );
+    eprintln!(
+        "{name}: max |ours - HF| = {diff:.3e} over {} logits (max |logit| {spread:.2})",
+        want.len()
+    );
+    diff
+}
+
+#[test]
+fn parallel_residual_logits_match_transformers() {
+    let d = logits_diff("neox-parallel");
+    assert!(d <= 1e-4, "max abs diff {d}");
+}
+
+#[test]
+fn sequential_residual_logits_match_transformers() {
+    let d = logits_diff("neox-sequential");
+    assert!(d <= 1e-4, "max abs diff {d}");
+}
+
+#[test]
+fn sharded_checkpoint_loads_the_same_weights() {
+    let d = logits_diff("neox-sharded");
+    assert!(d <= 1e-4, "max abs diff {d}");
+    let a = load("neox-sharded");
+    let b = load("neox-parallel");
+    let pa = a.model.named_parameters();
+    let pb = b.model.named_parameters();
+    assert_eq!(pa.len(), pb.len());
+    for ((na, ta), (nb, tb)) in pa.iter().zip(pb.iter()) {
+        assert_eq!(na, nb);
+        assert!(
+            ta.equal(tb),
+            "{na} differs between sharded and single-file loads"
+        );
+    }
+}
+
+/// Runs the fixture's SGD steps with our model and compares every loss.
+fn sgd_matches(name: &str) {
+    let dir = fixtures().join(name);
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sgd.json")).unwrap()).unwrap();
+    let lr = rec["lr"].as_f64().unwrap();
+    let train: Vec<i64> = rec["train_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let want: Vec<f64> = rec["losses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let m = load(name);
+    let ids = Tensor::from_slice(&train).view([1, train.len() as i64]);
+    let mut opt = nn::Sgd::default().build(&m.vs, lr).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..want.len() - 1 {
+        let loss = m.model.loss(&ids, None);
+        got.push(loss.double_value(&[]));
+        opt.backward_step(&loss);
+    }
+    got.push(tch::no_grad(|| m.model.loss(&ids, None)).double_value(&[]));
+    let worst = got
+        .iter()
+        .zip(want.iter())
+        .map(|(g, w)| (g - w).abs() / w.abs())
+        .fold(0.0f64, f64::max);
+    eprintln!("{name}: SGD losses ours {got:?}, HF {want:?}, max rel diff {worst:.3e}");
+    for (k, (g, w)) in got.iter().zip(want.iter()).enumerate() {
+        let rel = (g - w).abs() / w.abs();
+        assert!(
+            rel <= 1e-4,
+            "{name}: loss {k}: ours {g}, HF {w} (rel {rel:e})"
+        );
+    }
+    // The steps really train.
+    assert!(want[want.len() - 1] < want[0] - 0.5);
+}
+
+#[test]
+fn sgd_losses_match_transformers_parallel() {
+    sgd_matches("neox-parallel");
+}
+
+#[test]
+fn sgd_losses_match_transformers_sequential() {
+    sgd_matches("neox-sequential");
+}
+
+#[test]
+fn sgd_losses_match_transformers_sharded() {
+    sgd_matches("neox-sharded");
+}
+
+#[test]
+fn tokenizer_json_matches_transformers_ids() {
+    let m = load("neox-parallel");
+    let tok = m.tokenizer.expect("fixture dir has tokenizer.json");
+    let cases: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("tokenizer/cases.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(tok.eos_id(), cases["eos_id"].as_i64().unwrap());
+    assert_eq!(tok.vocab_size(), cases["vocab_size"].as_i64().unwrap());
+    let cases = cases["cases"].as_array().unwrap();
+    assert!(cases.len() >= 4);
+    for c in cases {
+        let text = c["text"].as_str().unwrap();
+        let want: Vec<i64> = c["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        assert_eq!(tok.encode(text).unwrap(), want, "text {text:?}");
+    }
+}
+
+#[test]
+fn hidden_states_feed_the_logits() {
+    let m = load("neox-sequential");
+    let ids = Tensor::from_slice(&[1i64, 5, 9, 200, 3]).view([1, 5]);
+    let h = tch::no_grad(|| m.model.hidden_states(&ids));
+    assert_eq!(h.size(), vec![1, 5, 32]);
+    let a = to_vec(&m.model.logits_from_hidden(&h));
+    let b = to_vec(&tch::no_grad(|| m.model.forward(&ids)));
+    assert_eq!(a, b);
+    // Causal: a right-padded copy gives the same states on the real tokens.
+    let padded = Tensor::from_slice(&[1i64, 5, 9, 200, 3, 0, 0]).view([1, 7]);
+    let hp = tch::no_grad(|| m.model.hidden_states(&padded)).narrow(1, 0, 5);
+    let d = (hp - &h).abs().max().double_value(&[]);
+    assert!(d < 1e-5, "padding changed real-token states by {d}");
+}
+
+fn python() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh first (it creates the venv with transformers)",
+        p.display()
+    );
+    p
+}
+
+/// Saves with `save_hf_dir`, then Transformers loads the directory with no missing or
+/// unexpected keys, gets bit-identical weights and the logits we compute.
+#[test]
+fn saved_directory_loads_unchanged_in_transformers() {
+    let src = fixtures().join("neox-sequential");
+    let m = load("neox-sequential");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("saved");
+    save_hf_dir(&m, &out).unwrap();
+    assert!(out.join("tokenizer.json").is_file());
+    let ids: Array2<i64> = read_npy(src.join("input_ids.npy")).unwrap();
+    let logits = tch::no_grad(|| m.model.forward(&ids_tensor(&ids)));
+    let (b, s) = ids.dim();
+    let v = m.config.vocab_size as usize;
+    let ours = Array3::from_shape_vec((b, s, v), to_vec(&logits)).unwrap();
+    write_npy(tmp.path().join("ours.npy"), &ours).unwrap();
+    let output = Command::new(python())
+        .arg(fixtures().join("check_roundtrip.py"))
+        .arg(&out)
+        .arg(src.join("input_ids.npy"))
+        .arg(tmp.path().join("ours.npy"))
+        .arg("--same-weights")
+        .arg(&src)
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "check_roundtrip.py failed:\n{log}");
+    assert!(log.contains("tensors identical"), "{log}");
+
+    // And our own loader reads back what we wrote after training, bit for bit.
+    let mut opt = nn::Sgd::default().build(&m.vs, 0.1).unwrap();
+    let loss = m.model.loss(&ids_tensor(&ids), None);
+    opt.backward_step(&loss);
+    save_hf_dir(&m, &out).unwrap();
+    let back = load_hf_dir(&out, Device::Cpu).unwrap();
+    assert_eq!(back.config, m.config);
+    for ((na, ta), (_, tb)) in m
+        .model
+        .named_parameters()
+        .iter()
+        .zip(back.model.named_parameters().iter())
+    {
+        assert!(ta.equal(tb), "{na} changed in the save/load round trip");
+    }
+}
+
+/// bf16 (meant for CUDA) also runs on the CPU and stays close to float32.
+#[test]
+fn bf16_logits_are_close_to_f32() {
+    let dir = fixtures().join("neox-parallel");
+    let ids: Array2<i64> = read_npy(dir.join("input_ids.npy")).unwrap();
+    let f = load("neox-parallel");
+    let b = reawaken_llm::load_hf_dir_with(&dir, Device::Cpu, reawaken_llm::DType::Bf16).unwrap();
+    assert_eq!(b.dtype(), reawaken_llm::DType::Bf16);
+    let lf = tch::no_grad(|| f.model.forward(&ids_tensor(&ids)));
+    let lb = tch::no_grad(|| b.model.forward(&ids_tensor(&ids)));
+    assert_eq!(lb.kind(), Kind::Float);
+    let d = (&lf - &lb).abs().max().double_value(&[]);
+    eprintln!("bf16 vs f32: max abs logit diff {d:.3e}");
+    assert!(d > 0.0 && d < 0.3, "bf16 drifted by {d}");
+    let loss = b.model.loss(&ids_tensor(&ids), None).double_value(&[]);
+    assert!(loss.is_finite());
+}

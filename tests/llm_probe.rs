@@ -1,0 +1,377 @@
+//! End-to-end tests of `reawaken llm probe` (the real binary): resume after SIGKILL is
+//! bit-for-bit, SIGINT stops cleanly, divergence is recorded, bad inputs are refused, and
+//! the loss matrix matches the protocol written with Hugging Face Transformers.
+#![cfg(feature = "llm")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_reawaken");
+
+/// A tiny, fast configuration (CPU, 2 threads).
+fn tiny_args(out: &Path) -> Vec<String> {
+    [
+        "llm",
+        "probe",
+        "--device",
+        "cpu",
+        "--width",
+        "32",
+        "--depth",
+        "2",
+        "--heads",
+        "4",
+        "--tasks",
+        "4",
+        "--context",
+        "24",
+        "--steps",
+        "3",
+        "--epochs",
+        "4",
+        "--lr",
+        "0.02",
+        "--seed",
+        "3",
+        "--record",
+        "all",
+        "--pairwise-epoch",
+        "2",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.display().to_string()])
+    .collect()
+}
+
+fn run(args: &[String]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("binary runs")
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn run_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap()
+}
+
+const ARRAYS: [&str; 11] = [
+    "losses.npy",
+    "order.npy",
+    "grad_cosine.npy",
+    "pairwise.npy",
+    "weights.npy",
+    "weights_residual_cosine.npy",
+    "weights_pca.npy",
+    "weights_update_norm.npy",
+    "acts.npy",
+    "acts_cosine.npy",
+    "acts_change_norm.npy",
+];
+
+fn episodes_done(dir: &Path) -> usize {
+    std::fs::read(dir.join("run.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["episodes_done"].as_u64())
+        .unwrap_or(0) as usize
+}
+
+/// Spawns the run and sends `signal` once it has done at least `after` episodes.
+fn run_and_signal(
+    args: &[String],
+    out: &Path,
+    after: usize,
+    signal: &str,
+) -> std::process::ExitStatus {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status; // finished before the signal
+        }
+        if episodes_done(out) >= after || start.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let pid = child.id().to_string();
+    Command::new("kill").args([signal, &pid]).status().unwrap();
+    child.wait().unwrap()
+}
+
+fn compare_records(a: &Path, b: &Path) {
+    for f in ARRAYS {
+        let x =
+            std::fs::read(a.join(f)).unwrap_or_else(|_| panic!("{f} missing in {}", a.display()));
+        let y =
+            std::fs::read(b.join(f)).unwrap_or_else(|_| panic!("{f} missing in {}", b.display()));
+        assert!(
+            x == y,
+            "{f} differs between the uninterrupted and the resumed run"
+        );
+    }
+    assert_eq!(run_json(a)["metrics"], run_json(b)["metrics"]);
+}
+
+fn pseudo_random(n: usize) -> usize {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as usize;
+    t % n
+}
+
+#[test]
+fn sigkill_then_resume_is_bit_for_bit_and_sigint_stops_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    let o = run(&tiny_args(&base));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("recovery score"), "{stdout}");
+    assert_eq!(run_json(&base)["status"], "complete");
+    assert!(
+        !base.join("checkpoint").exists(),
+        "checkpoint removed at completion"
+    );
+
+    // SIGKILL at a random episode (1..16), then --resume.
+    let killed = tmp.path().join("killed");
+    let at = 1 + pseudo_random(14);
+    let status = run_and_signal(&tiny_args(&killed), &killed, at, "-KILL");
+    eprintln!("killed after >= {at} episodes: {status:?}");
+    if !status.success() {
+        assert_eq!(run_json(&killed)["status"], "running");
+        // Arrays on disk are readable (never half-written).
+        assert!(killed.join("losses.npy").is_file());
+    }
+    let mut resume = tiny_args(&killed);
+    resume.push("--resume".into());
+    let o = run(&resume);
+    assert!(o.status.success(), "{}", stderr(&o));
+    compare_records(&base, &killed);
+
+    // SIGINT: clean stop, consistent record, exit 130; then resume completes identically.
+    let int = tmp.path().join("int");
+    let at = 2 + pseudo_random(10);
+    let status = run_and_signal(&tiny_args(&int), &int, at, "-INT");
+    if !status.success() {
+        assert_eq!(status.code(), Some(130), "SIGINT exit status");
+        let info = run_json(&int);
+        assert_eq!(info["status"], "running");
+        assert!(info["message"].as_str().unwrap_or("").contains("--resume"));
+        let done = info["episodes_done"].as_u64().unwrap() as usize;
+        let losses = std::fs::read(int.join("losses.npy")).unwrap();
+        // rows = done + 1, 4 float32 each, after the npy header.
+        let header_len = u16::from_le_bytes([losses[8], losses[9]]) as usize + 10;
+        assert_eq!(losses.len() - header_len, (done + 1) * 4 * 4);
+    }
+    let mut resume = tiny_args(&int);
+    resume.push("--resume".into());
+    let o = run(&resume);
+    assert!(o.status.success(), "{}", stderr(&o));
+    compare_records(&base, &int);
+
+    // --resume with a different configuration is refused, naming the keys.
+    let mut other = tiny_args(&int);
+    other.extend(["--resume", "--steps", "4", "--lr", "0.5"].map(String::from));
+    let o = run(&other);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("`steps`") && e.contains("`lr`"), "{e}");
+    // An existing record without --force/--resume is refused.
+    let o = run(&tiny_args(&int));
+    assert!(!o.status.success());
+    assert!(!stderr(&o).contains("panicked"));
+}
+
+#[test]
+fn divergence_stops_with_status_and_arrays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("div");
+    let mut args = tiny_args(&out);
+    let i = args.iter().position(|a| a == "0.02").unwrap();
+    args[i] = "1000".into();
+    let o = run(&args);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("diverged") && !e.contains("panicked"), "{e}");
+    let info = run_json(&out);
+    assert_eq!(info["status"], "diverged");
+    let ep = info["diverged_at_episode"].as_u64().unwrap();
+    assert!(ep >= 1);
+    let done = info["episodes_done"].as_u64().unwrap();
+    assert!(done + 1 >= ep);
+    // losses.npy is a valid array with episodes_done + 1 rows.
+    let losses = std::fs::read(out.join("losses.npy")).unwrap();
+    let header_len = u16::from_le_bytes([losses[8], losses[9]]) as usize + 10;
+    assert_eq!(losses.len() - header_len, (done as usize + 1) * 4 * 4);
+    let order = std::fs::read(out.join("order.npy")).unwrap();
+    let header_len = u16::from_le_bytes([order[8], order[9]]) as usize + 10;
+    assert_eq!(order.len() - header_len, done as usize * 8);
+}
+
+fn expect_error(extra: &[&str], needle: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    let mut args = tiny_args(&out);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = run(&args);
+    assert!(!o.status.success(), "{extra:?} should fail");
+    let e = stderr(&o);
+    assert!(e.contains(needle), "{extra:?}: expected `{needle}` in: {e}");
+    assert!(!e.contains("panicked") && !e.contains("backtrace"), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "one plain message: {e}");
+    if let Ok(b) = std::fs::read(out.join("run.json")) {
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_ne!(v["status"], "complete");
+    }
+}
+
+#[test]
+fn bad_inputs_are_refused_plainly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(
+        d.join("short.txt"),
+        "a longer first document\n\nx\n\nthird document here\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("bad.txt"), b"valid start \xff\xfe then junk").unwrap();
+    std::fs::write(d.join("docs.jsonl"), "{\"article\": \"some text here\"}\n").unwrap();
+    std::fs::write(d.join("broken.jsonl"), "{\"text\": \"ok\"}\nnot json\n").unwrap();
+    let p = |n: &str| d.join(n).display().to_string();
+    expect_error(&["--docs", &p("missing.txt")], "missing.txt");
+    expect_error(
+        &[
+            "--docs",
+            &p("short.txt"),
+            "--tasks",
+            "3",
+            "--sample",
+            "first",
+        ],
+        "at least 2",
+    );
+    expect_error(&["--docs", &p("bad.txt"), "--tasks", "1"], "not UTF-8");
+    expect_error(
+        &["--docs", &p("docs.jsonl"), "--tasks", "1"],
+        "--text-field",
+    );
+    expect_error(&["--docs", &p("broken.jsonl"), "--tasks", "1"], "line 2");
+    expect_error(
+        &["--docs", &p("short.txt"), "--tasks", "5"],
+        "more than the 3 documents",
+    );
+    expect_error(&["--context", "1"], "--context");
+    expect_error(&["--tasks", "0"], "--tasks");
+    expect_error(&["--epochs", "0"], "--epochs");
+    expect_error(&["--lr", "-1"], "--lr");
+    expect_error(&["--lr", "NaN"], "--lr");
+    expect_error(&["--optimizer", "rmsprop"], "--optimizer");
+    expect_error(&["--order", "random"], "--order");
+    expect_error(&["--record", "grads,foo"], "--record");
+    expect_error(&["--freeze-blocks", "9"], "--freeze-blocks");
+    expect_error(&["--mask-prob", "1.5"], "--mask-prob");
+    expect_error(&["--insert-random", "100"], "--insert-random");
+    expect_error(&["--partial-shuffle", "9"], "--partial-shuffle");
+    expect_error(&["--weights-param", "nope.*"], "--weights-param");
+    expect_error(&["--width", "30"], "divisible");
+}
+
+fn read_npy_f32(path: &Path) -> (Vec<usize>, Vec<f32>) {
+    let b = std::fs::read(path).unwrap();
+    let hl = u16::from_le_bytes([b[8], b[9]]) as usize;
+    let header = String::from_utf8_lossy(&b[10..10 + hl]).to_string();
+    assert!(header.contains("'<f4'"), "{header}");
+    let shape_txt = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    let shape: Vec<usize> = shape_txt
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    let data = b[10 + hl..]
+        .chunks(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    (shape, data)
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Same loss matrix as bench/probe_hf.py (Transformers, per-document evaluation, batch 1)
+/// on the parity fixture: T=6, C=48, M=3, E=2, SGD lr 1e-2, first 6 built-in documents.
+/// The reference matrix was produced by that script (see tests/llm_probe_fixtures/README.md).
+#[test]
+fn loss_matrix_matches_transformers_protocol() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("parity");
+    let args: Vec<String> = [
+        "llm",
+        "probe",
+        "--device",
+        "cpu",
+        "--model",
+        &repo()
+            .join("tests/fixtures/neox-parallel")
+            .display()
+            .to_string(),
+        "--docs",
+        &repo().join("llm/corpus/builtin.txt").display().to_string(),
+        "--sample",
+        "first",
+        "--tasks",
+        "6",
+        "--context",
+        "48",
+        "--steps",
+        "3",
+        "--epochs",
+        "2",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e-2",
+        "--record",
+        "none",
+        "--out",
+        &out.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (shape, ours) = read_npy_f32(&out.join("losses.npy"));
+    let (hshape, hf) =
+        read_npy_f32(&repo().join("tests/llm_probe_fixtures/hf_losses_t6_c48_m3_e2.npy"));
+    assert_eq!(shape, vec![13, 6]);
+    assert_eq!(shape, hshape);
+    let mut worst = 0f32;
+    for (a, b) in ours.iter().zip(&hf) {
+        worst = worst.max((a - b).abs() / b.abs());
+    }
+    eprintln!("max relative difference to Transformers: {worst:e}");
+    assert!(worst < 1e-3, "max relative difference {worst}");
+}

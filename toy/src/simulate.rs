@@ -1,0 +1,164 @@
+//! The run loop: orders, recording of losses and points, stability and finiteness checks.
+
+use ndarray::{s, Array2, Array3};
+use rand::seq::SliceRandom;
+
+use crate::config::{unstable_message, Order, ToyConfig, UNSTABLE_STEP_FACTOR};
+use crate::dynamics::{Dynamics, FastState};
+use crate::error::ToyError;
+use crate::problem::{rng, stream, InitMethod, ToyProblem};
+
+/// The result of a toy simulation (all values finite).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToyRun {
+    /// Shape (episodes + 1, T): row s = ℓ_j of every task j after s episodes; row 0 before
+    /// training.
+    pub losses: Array2<f64>,
+    /// Length = episodes: the task trained in episode s (its losses are row s + 1).
+    pub order: Vec<usize>,
+    /// Shape (snapshots, T, M): the points f_i⁻¹(P x_i) of every task, at episode 0 and
+    /// after every T episodes (for plain runs: index e = end of epoch e, 0 = init; E + 1
+    /// snapshots).
+    pub points: Array3<f64>,
+    /// max_i α‖x_i‖² of the data (the P-step multiplies the trained task's residual by
+    /// 1 − α‖x_i‖²; must stay < 2).
+    pub step_factor_max: f64,
+    /// How the initial projections P0·X were produced.
+    pub init_method: InitMethod,
+}
+
+/// The task order of a configuration: T·E task indices.
+/// Cyclic: 0..T−1 every epoch. Shuffled: a new permutation every epoch, drawn from the
+/// seed's ORDER stream (independent of the data draws).
+pub fn make_order(cfg: &ToyConfig) -> Vec<usize> {
+    let t = cfg.tasks;
+    let mut order = Vec::with_capacity(cfg.episodes());
+    let mut r = rng(cfg.seed, stream::ORDER);
+    let mut perm: Vec<usize> = (0..t).collect();
+    for _ in 0..cfg.epochs {
+        match cfg.order {
+            Order::Cyclic => order.extend(0..t),
+            Order::Shuffled => {
+                perm.shuffle(&mut r);
+                order.extend_from_slice(&perm);
+            }
+        }
+    }
+    order
+}
+
+/// Refuses a problem whose step factor max_i α‖x_i‖² is ≥ 2.
+pub fn check_stability(problem: &ToyProblem) -> Result<f64, ToyError> {
+    let (task, f) = problem.step_factor_max();
+    if f.is_nan() || f >= UNSTABLE_STEP_FACTOR {
+        return Err(ToyError::Unstable {
+            lr: problem.lr,
+            input_dim: problem.input_dim(),
+            task,
+            step_factor: f,
+            message: unstable_message(problem.lr, problem.input_dim(), f, Some(task)),
+        });
+    }
+    Ok(f)
+}
+
+/// Simulates a configuration (SPEC §3) with the fast projection-space dynamics.
+///
+/// `on_episode(s)` is called after every episode with the number of episodes done
+/// (for a progress bar). Errors: [`ToyError::InvalidConfig`] / [`ToyError::Unstable`]
+/// before any work, [`ToyError::NonFinite`] (carrying the finite part of the run) if a loss
+/// ever becomes inf/NaN.
+pub fn simulate(cfg: &ToyConfig, on_episode: &mut dyn FnMut(usize)) -> Result<ToyRun, ToyError> {
+    cfg.validate()?;
+    let problem = ToyProblem::sample(cfg);
+    let order = make_order(cfg);
+    run_with_order(&problem, &order, cfg.steps, on_episode)
+}
+
+/// Runs a given problem in a given order with the fast dynamics: `steps` (K ≥ 1) steps
+/// per episode, one episode per entry of `order`. Points are recorded at episode 0 and
+/// after every T episodes.
+pub fn run_with_order(
+    problem: &ToyProblem,
+    order: &[usize],
+    steps: usize,
+    on_episode: &mut dyn FnMut(usize),
+) -> Result<ToyRun, ToyError> {
+    let mut state = FastState::new(problem)?;
+    run_with(&mut state, problem, order, steps, on_episode)
+}
+
+fn all_finite<'a>(mut v: impl Iterator<Item = &'a f64>) -> bool {
+    v.all(|x| x.is_finite())
+}
+
+/// The run loop shared by the fast path and the explicit reference.
+pub fn run_with(
+    state: &mut dyn Dynamics,
+    problem: &ToyProblem,
+    order: &[usize],
+    steps: usize,
+    on_episode: &mut dyn FnMut(usize),
+) -> Result<ToyRun, ToyError> {
+    problem.check()?;
+    let t = problem.tasks();
+    let m = problem.embed_dim();
+    if steps == 0 {
+        return Err(ToyError::InvalidProblem(
+            "steps per episode must be at least 1".into(),
+        ));
+    }
+    if let Some(&bad) = order.iter().find(|&&i| i >= t) {
+        return Err(ToyError::InvalidProblem(format!(
+            "order names task {bad}, but there are only {t} tasks (0..{})",
+            t - 1
+        )));
+    }
+    let step_factor_max = check_stability(problem)?;
+    let episodes = order.len();
+    let snapshots = episodes / t + 1;
+    let mut losses = Array2::<f64>::zeros((episodes + 1, t));
+    let mut points = Array3::<f64>::zeros((snapshots, t, m));
+    points.slice_mut(s![0, .., ..]).assign(&state.points());
+    state.losses_into(losses.row_mut(0));
+
+    let diverged = |episode: usize, losses: &Array2<f64>, points: &Array3<f64>, snaps: usize| {
+        ToyError::NonFinite {
+            episode,
+            partial: Box::new(ToyRun {
+                losses: losses.slice(s![..episode, ..]).to_owned(),
+                order: order[..episode.saturating_sub(1)].to_vec(),
+                points: points.slice(s![..snaps, .., ..]).to_owned(),
+                step_factor_max,
+                init_method: problem.init_method,
+            }),
+        }
+    };
+    if !all_finite(losses.row(0).iter()) || !all_finite(points.iter()) {
+        return Err(diverged(0, &losses, &points, 0));
+    }
+    let mut snaps = 1;
+    for (s_idx, &task) in order.iter().enumerate() {
+        let episode = s_idx + 1;
+        state.episode(task, steps, losses.row_mut(episode));
+        if !all_finite(losses.row(episode).iter()) {
+            return Err(diverged(episode, &losses, &points, snaps));
+        }
+        if episode % t == 0 {
+            let pts = state.points();
+            if !all_finite(pts.iter()) {
+                return Err(diverged(episode, &losses, &points, snaps));
+            }
+            points.slice_mut(s![snaps, .., ..]).assign(&pts);
+            snaps += 1;
+        }
+        on_episode(episode);
+    }
+    Ok(ToyRun {
+        losses,
+        order: order.to_vec(),
+        points,
+        step_factor_max,
+        init_method: problem.init_method,
+    })
+}
