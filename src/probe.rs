@@ -908,6 +908,8 @@ pub fn run_probe(
                 out.display()
             );
         }
+        // A fresh record, keeping what was described above (model, recorder parameters).
+        let extra = std::mem::take(&mut info.extra);
         info = RunInfo::new(RunKind::Llm, prep.config_json.clone(), cfg.seed);
         describe_arrays(
             &mut info,
@@ -916,8 +918,7 @@ pub fn run_probe(
             arec.sketch.is_some(),
             cfg.sketch_dim,
         );
-        let extra = std::mem::take(&mut info.extra);
-        info.extra = extra;
+        info.extra.extend(extra);
         let row0 = trainer.eval_losses()?;
         arrays.losses.push(row0);
         if rec.weights {

@@ -375,3 +375,58 @@ fn loss_matrix_matches_transformers_protocol() {
     eprintln!("max relative difference to Transformers: {worst:e}");
     assert!(worst < 1e-3, "max relative difference {worst}");
 }
+
+/// `--preset` keeps the preset's own shape; the default 128/2/4 shape belongs to the
+/// default model only; explicit shape flags still override a preset.
+#[test]
+fn preset_shape_is_the_presets_unless_overridden() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model_of = |extra: &[&str], name: &str| -> serde_json::Value {
+        let out = tmp.path().join(name);
+        let mut args: Vec<String> = [
+            "llm",
+            "probe",
+            "--device",
+            "cpu",
+            "--tasks",
+            "2",
+            "--context",
+            "8",
+            "--steps",
+            "1",
+            "--epochs",
+            "1",
+            "--record",
+            "none",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(["--out".to_string(), out.display().to_string()]);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        info["model"].clone()
+    };
+    let default = model_of(&[], "default");
+    assert_eq!(
+        (default["width"].as_i64(), default["depth"].as_i64()),
+        (Some(128), Some(2))
+    );
+    let preset = model_of(&["--preset", "31m"], "preset");
+    assert_eq!(
+        (
+            preset["width"].as_i64(),
+            preset["depth"].as_i64(),
+            preset["heads"].as_i64()
+        ),
+        (Some(256), Some(6), Some(8))
+    );
+    let narrowed = model_of(&["--preset", "31m", "--width", "64"], "narrowed");
+    assert_eq!(
+        (narrowed["width"].as_i64(), narrowed["depth"].as_i64()),
+        (Some(64), Some(6))
+    );
+}

@@ -164,6 +164,29 @@ pub fn resolve(args: &ProbeArgs) -> anyhow::Result<ProbeConfig> {
     if args.inverse_lr_scaling {
         cfg.inverse_lr_scaling = true;
     }
+    // The default shape (width 128, depth 2, heads 4) belongs to the default model only:
+    // a --preset given by flag or config file keeps its own shape unless the shape
+    // flags/keys are given too.
+    let file_keys: Vec<String> = match args.config.as_deref() {
+        Some(path) => std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| text.parse::<toml::Table>().ok())
+            .map(|table| table.keys().cloned().collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let given = |flag: bool, key: &str| flag || file_keys.iter().any(|k| k == key);
+    if given(args.preset.is_some(), "preset") {
+        if !given(args.width.is_some(), "width") {
+            cfg.width = None;
+        }
+        if !given(args.depth.is_some(), "depth") {
+            cfg.depth = None;
+        }
+        if !given(args.heads.is_some(), "heads") {
+            cfg.heads = None;
+        }
+    }
     if cfg.model.is_some() {
         // Shape flags describe fresh models only.
         cfg.width = None;
