@@ -40,7 +40,7 @@ Output (numpy: np.load(DIR + '/losses.npy')):
                  (index 0 = before training), for the ring / PCA figure
 
 Stability: the P-step multiplies the trained task's residual by 1 - lr |x_i|^2 with
-|x_i|^2 ~ N/3, so lr*N/3 must stay below 2 (N = M = 1000 needs lr <= 0.001). Unstable
+|x_i|^2 ~ N/3, so lr*N/3 must stay below 2 (N = M = 1000 needs lr <= 0.004). Unstable
 settings are refused before anything runs.";
 
 /// Arguments of `reawaken toy simulate`. Every run setting is optional here: unset flags
