@@ -508,6 +508,15 @@ fn tok_check(tok: &Tokenizer, model_vocab: i64, cfg: &ProbeConfig) -> Result<()>
 /// Keys whose change does not alter the numbers (allowed to differ on `--resume`).
 const RESUME_NEUTRAL_KEYS: [&str; 1] = ["checkpoint-every"];
 
+/// How a recorded vector series is stored, for the array descriptions in run.json.
+fn storage_kind(sketched: bool, sketch_dim: usize) -> String {
+    if sketched {
+        format!("CountSketch of dimension {sketch_dim}")
+    } else {
+        "exact".into()
+    }
+}
+
 fn describe_arrays(
     info: &mut RunInfo,
     r: &Recorders,
@@ -536,11 +545,7 @@ fn describe_arrays(
         );
     }
     if r.weights {
-        let how = if weights_sketched {
-            format!("CountSketch of dimension {sketch_dim}")
-        } else {
-            "exact".into()
-        };
+        let how = storage_kind(weights_sketched, sketch_dim);
         info.describe_array(
             "weights.npy",
             &format!("float32 (episodes+1, D): recorded weights after every episode ({how})"),
@@ -559,11 +564,7 @@ fn describe_arrays(
         );
     }
     if r.acts {
-        let how = if acts_sketched {
-            format!("CountSketch of dimension {sketch_dim}")
-        } else {
-            "exact".into()
-        };
+        let how = storage_kind(acts_sketched, sketch_dim);
         info.describe_array(
             "acts.npy",
             &format!("float32 (episodes+1, L*D): final hidden states of the probe task after every episode ({how})"),
