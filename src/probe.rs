@@ -27,7 +27,7 @@ use reawaken_llm::documents::{self, Sample, TaskDoc};
 use reawaken_llm::load::{self, LoadedModel};
 use reawaken_llm::presets::{self, InitScheme, ShapeOverrides};
 use reawaken_llm::recorders::{cosine_matrix, matches_pattern, TrajectoryRecorder};
-use reawaken_llm::schedule::{self, Episode, Order, ScheduleSpec};
+use reawaken_llm::schedule::{self, Episode, InsertRandom, Order, ScheduleSpec};
 use reawaken_llm::tokenizer::Tokenizer;
 use reawaken_llm::trainer::{LrSchedule, Optim, TrainConfig, Trainer};
 
@@ -88,7 +88,8 @@ pub struct ProbeConfig {
     pub lr_schedule: String,
     pub inverse_lr_scaling: bool,
     pub partial_shuffle: Option<usize>,
-    pub insert_random: usize,
+    /// Paper B.7: `K`, or `MIN-MAX` drawn per epoch (serialized `5` or `"20-100"`).
+    pub insert_random: InsertRandom,
     /// Epoch P after which `pairwise` is measured (capped at E).
     pub pairwise_epoch: usize,
     /// Block whose `query_key_value` gradient `grads` uses; default the middle block.
@@ -132,7 +133,7 @@ impl Default for ProbeConfig {
             lr_schedule: "constant".into(),
             inverse_lr_scaling: false,
             partial_shuffle: None,
-            insert_random: 0,
+            insert_random: InsertRandom::default(),
             pairwise_epoch: 4,
             grads_block: None,
             weights_param: "embed_out.weight".into(),
@@ -407,12 +408,14 @@ fn prepare(cfg: &mut ProbeConfig) -> Result<Prepared> {
         insert_random: cfg.insert_random,
         seed: cfg.seed,
     };
-    let need = spec.random_docs_needed();
+    let by_epoch = schedule::build_schedule(&spec)?;
+    let need = schedule::random_docs_used(&by_epoch);
     if need > rest.len() {
         return Err(ProbeRunError::Config(format!(
-            "--insert-random {} needs {need} one-off documents besides the {} tasks, but only {} are available",
+            "--insert-random {} needs {need} one-off documents besides the {} tasks (this seed's draw; at most {}), but only {} are available",
             cfg.insert_random,
             cfg.tasks,
+            spec.max_random_docs(),
             rest.len()
         )));
     }
@@ -420,7 +423,6 @@ fn prepare(cfg: &mut ProbeConfig) -> Result<Prepared> {
         .iter()
         .map(|&i| documents::tokenize_doc(&docs[i], i, keep, cfg.context, &encode))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let by_epoch = schedule::build_schedule(&spec)?;
     let mut episodes = Vec::new();
     let mut epoch_ends = Vec::new();
     for e in by_epoch {

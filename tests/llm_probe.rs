@@ -11,39 +11,33 @@ const BIN: &str = env!("CARGO_BIN_EXE_reawaken");
 
 /// A tiny, fast configuration (CPU, 2 threads).
 fn tiny_args(out: &Path) -> Vec<String> {
-    [
-        "llm",
-        "probe",
-        "--device",
-        "cpu",
-        "--width",
-        "32",
-        "--depth",
-        "2",
-        "--heads",
-        "4",
-        "--tasks",
-        "4",
-        "--context",
-        "24",
-        "--steps",
-        "3",
-        "--epochs",
-        "4",
-        "--lr",
-        "0.02",
-        "--seed",
-        "3",
-        "--record",
-        "all",
-        "--pairwise-epoch",
-        "2",
-        "--out",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([out.display().to_string()])
-    .collect()
+    probe_args(
+        &[
+            "--width",
+            "32",
+            "--depth",
+            "2",
+            "--heads",
+            "4",
+            "--tasks",
+            "4",
+            "--context",
+            "24",
+            "--steps",
+            "3",
+            "--epochs",
+            "4",
+            "--lr",
+            "0.02",
+            "--seed",
+            "3",
+            "--record",
+            "all",
+            "--pairwise-epoch",
+            "2",
+        ],
+        out,
+    )
 }
 
 fn run(args: &[String]) -> std::process::Output {
@@ -60,6 +54,16 @@ fn stderr(o: &std::process::Output) -> String {
 
 fn run_json(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap()
+}
+
+/// `llm probe --device cpu <flags> --out <out>` as owned arguments.
+fn probe_args(flags: &[&str], out: &Path) -> Vec<String> {
+    ["llm", "probe", "--device", "cpu"]
+        .iter()
+        .chain(flags)
+        .map(|s| s.to_string())
+        .chain(["--out".to_string(), out.display().to_string()])
+        .collect()
 }
 
 const ARRAYS: [&str; 11] = [
@@ -429,4 +433,75 @@ fn preset_shape_is_the_presets_unless_overridden() {
         (narrowed["width"].as_i64(), narrowed["depth"].as_i64()),
         (Some(64), Some(6))
     );
+}
+
+fn read_npy_i64(path: &Path) -> Vec<i64> {
+    let b = std::fs::read(path).unwrap();
+    let hl = u16::from_le_bytes([b[8], b[9]]) as usize;
+    let header = String::from_utf8_lossy(&b[10..10 + hl]).to_string();
+    assert!(header.contains("'<i8'"), "{header}");
+    b[10 + hl..]
+        .chunks(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// Paper B.7: `--insert-random MIN-MAX` puts a random number (drawn per epoch with the
+/// seed) of one-off documents after every epoch but the last; `order.npy` marks them −1
+/// and `tasks.json` lists them.
+#[test]
+fn insert_random_range_puts_one_off_documents_between_repeats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("insert");
+    let args = probe_args(
+        &[
+            "--width",
+            "32",
+            "--depth",
+            "1",
+            "--heads",
+            "4",
+            "--tasks",
+            "4",
+            "--context",
+            "16",
+            "--steps",
+            "1",
+            "--epochs",
+            "4",
+            "--record",
+            "none",
+            "--insert-random",
+            "1-4",
+            "--seed",
+            "5",
+        ],
+        &out,
+    );
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let order = read_npy_i64(&out.join("order.npy"));
+    // Split into epochs: the 4 tasks in cyclic order, then the epoch's one-off documents.
+    let mut counts = Vec::new();
+    let mut rest = &order[..];
+    while !rest.is_empty() {
+        assert_eq!(&rest[..4], &[0, 1, 2, 3], "order.npy = {order:?}");
+        let k = rest[4..].iter().take_while(|&&v| v == -1).count();
+        counts.push(k);
+        rest = &rest[4 + k..];
+    }
+    assert_eq!(counts.len(), 4, "{order:?}");
+    assert!(
+        counts[..3].iter().all(|k| (1..=4).contains(k)),
+        "{counts:?}"
+    );
+    assert_eq!(counts[3], 0, "nothing is inserted after the last epoch");
+    let tasks: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("tasks.json")).unwrap()).unwrap();
+    let one_off = tasks["one_off_documents"].as_array().unwrap();
+    assert_eq!(one_off.len(), counts.iter().sum::<usize>());
+    let info = run_json(&out);
+    assert_eq!(info["config"]["insert-random"], "1-4");
+    let (shape, _) = read_npy_f32(&out.join("losses.npy"));
+    assert_eq!(shape, vec![order.len() + 1, 4]);
 }

@@ -5,6 +5,7 @@ use anyhow::Context;
 
 use crate::probe::{format_summary, run_probe, ProbeConfig, StartMode};
 use crate::record::RunStatus;
+use reawaken_llm::schedule::InsertRandom;
 
 /// Cyclic fine-tuning of a GPT-NeoX (Pythia) model on T documents (paper §2–4).
 ///
@@ -124,10 +125,11 @@ pub struct ProbeArgs {
     /// (paper B.1; N = T-2 fixes only the first and the last).
     #[arg(long, value_name = "N")]
     pub partial_shuffle: Option<usize>,
-    /// Insert K one-off documents (never repeated) after every epoch but the last (paper
-    /// B.7); their episodes have order -1 [default: 0].
-    #[arg(long, value_name = "K")]
-    pub insert_random: Option<usize>,
+    /// Insert one-off documents (never repeated) after every epoch but the last: K each
+    /// time, or MIN-MAX for a number drawn per epoch with the seed (paper B.7: 20-100);
+    /// their episodes have order -1 [default: 0].
+    #[arg(long, value_name = "K|MIN-MAX")]
+    pub insert_random: Option<InsertRandom>,
     /// pairwise: measured from the parameters after epoch P (capped at E) [default: 4].
     #[arg(long, value_name = "P")]
     pub pairwise_epoch: Option<usize>,

@@ -121,6 +121,90 @@ pub fn line_panels(
     Ok(svg)
 }
 
+/// A corner of the plotting area, where the legend goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Corner {
+    UpperRight,
+    LowerRight,
+    UpperLeft,
+    LowerLeft,
+}
+
+/// The legend corner that hides the fewest data points (line points, band and error-bar
+/// ends). The legend's box is estimated from its number of entries and longest label.
+/// Ties go to the chart's preferred corner (`legend_lower` → lower right, else upper
+/// right), then to upper right, upper left, lower right, lower left.
+pub(crate) fn legend_corner(
+    chart: &LineChart,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    (w_px, h_px): (u32, u32),
+    entries: usize,
+    longest_label: usize,
+) -> Corner {
+    let legend_w = 46.0 + 0.6 * style::LEGEND_PX as f64 * longest_label as f64;
+    let legend_h = 12.0 + entries as f64 * (style::LEGEND_PX as f64 + 8.0);
+    // The legend sits ~10 px from the plot's edges.
+    let fw = ((legend_w + 10.0) / w_px.max(1) as f64).min(1.0);
+    let fh = ((legend_h + 10.0) / h_px.max(1) as f64).min(1.0);
+    let mut points: Vec<(f64, f64)> = Vec::new();
+    for s in &chart.series {
+        for (i, (x, y)) in s.x.iter().zip(&s.y).enumerate() {
+            points.push((*x, *y));
+            if let Some(d) = s.sd.as_ref().and_then(|sd| sd.get(i)) {
+                points.push((*x, y + d));
+                points.push((*x, y - d));
+            }
+            // Midpoints, so that a line crossing the box between two points counts.
+            if let (Some(nx), Some(ny)) = (s.x.get(i + 1), s.y.get(i + 1)) {
+                points.push(((x + nx) / 2.0, (y + ny) / 2.0));
+            }
+        }
+        for (x, lo, hi) in &s.error_bars {
+            points.push((*x, *lo));
+            points.push((*x, *hi));
+        }
+    }
+    let covered = |c: Corner| {
+        let (right, upper) = match c {
+            Corner::UpperRight => (true, true),
+            Corner::LowerRight => (true, false),
+            Corner::UpperLeft => (false, true),
+            Corner::LowerLeft => (false, false),
+        };
+        let fx = |x: f64| (x - x0) / (x1 - x0);
+        let fy = |y: f64| (y - y0) / (y1 - y0);
+        points
+            .iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .filter(|(x, y)| {
+                let (u, v) = (fx(*x), fy(*y));
+                let in_x = if right { u >= 1.0 - fw } else { u <= fw };
+                let in_y = if upper { v >= 1.0 - fh } else { v <= fh };
+                in_x && in_y
+            })
+            .count()
+    };
+    let preferred = if chart.legend_lower {
+        Corner::LowerRight
+    } else {
+        Corner::UpperRight
+    };
+    let mut best = (covered(preferred), preferred);
+    for c in [
+        Corner::UpperRight,
+        Corner::UpperLeft,
+        Corner::LowerRight,
+        Corner::LowerLeft,
+    ] {
+        let n = covered(c);
+        if n < best.0 {
+            best = (n, c);
+        }
+    }
+    best.1
+}
+
 /// Renders a single line chart (title = `chart.title`).
 pub fn line_chart(chart: &LineChart) -> Result<String, FigureError> {
     let mut c = chart.clone();
@@ -296,11 +380,28 @@ fn draw_line_panel(
         }
     }
     if multi || marker_legend {
+        let entries = if multi { chart.series.len() } else { 0 } + usize::from(marker_legend);
+        let longest = chart
+            .series
+            .iter()
+            .map(|s| s.name.chars().count())
+            .chain(chart.marker_label.iter().map(|l| l.chars().count()))
+            .max()
+            .unwrap_or(0);
+        let corner = legend_corner(
+            chart,
+            (x0, x1),
+            (y0, y1),
+            ctx.plotting_area().dim_in_pixel(),
+            entries,
+            longest,
+        );
         ctx.configure_series_labels()
-            .position(if chart.legend_lower {
-                SeriesLabelPosition::LowerRight
-            } else {
-                SeriesLabelPosition::UpperRight
+            .position(match corner {
+                Corner::UpperRight => SeriesLabelPosition::UpperRight,
+                Corner::LowerRight => SeriesLabelPosition::LowerRight,
+                Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
+                Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
             })
             .label_font((FONT, style::LEGEND_PX).into_font())
             .background_style(WHITE.mix(0.85))
@@ -662,4 +763,79 @@ pub fn trajectory3(t: &Trajectory3) -> Result<String, FigureError> {
         root.present().map_err(draw_err)?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chart(series: Vec<(Vec<f64>, Vec<f64>)>, legend_lower: bool) -> LineChart {
+        LineChart {
+            series: series
+                .into_iter()
+                .enumerate()
+                .map(|(i, (x, y))| Series {
+                    name: format!("series {i}"),
+                    x,
+                    y,
+                    ..Default::default()
+                })
+                .collect(),
+            legend_lower,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn legend_avoids_the_corner_with_data() {
+        let x: Vec<f64> = (0..=40).map(f64::from).collect();
+        // Rising curves: the upper right is full, the upper left empty.
+        let up: Vec<f64> = x.iter().map(|v| v / 40.0).collect();
+        let c = chart(vec![(x.clone(), up.clone()), (x.clone(), up)], false);
+        let at = legend_corner(&c, (0.0, 40.0), (0.0, 1.0), (540, 340), 2, 8);
+        assert_eq!(at, Corner::UpperLeft);
+        // Falling curves: the upper right is empty, so the default stays.
+        let down: Vec<f64> = x.iter().map(|v| 1.0 - v / 40.0).collect();
+        let c = chart(vec![(x.clone(), down.clone()), (x.clone(), down)], false);
+        let at = legend_corner(&c, (0.0, 40.0), (0.0, 1.0), (540, 340), 2, 8);
+        assert_eq!(at, Corner::UpperRight);
+        // A preferred lower corner is kept when it is free.
+        let c = chart(vec![(x.clone(), vec![1.0; 41]), (x, vec![0.9; 41])], true);
+        let at = legend_corner(&c, (0.0, 40.0), (0.0, 1.0), (540, 340), 2, 8);
+        assert_eq!(at, Corner::LowerRight);
+    }
+
+    #[test]
+    fn legend_box_grows_with_entries_and_labels() {
+        let x: Vec<f64> = (0..=40).map(f64::from).collect();
+        let dims = (540, 340);
+        // A line at 70 % height: a 2-entry legend fits above it, an 8-entry one does not.
+        let c = chart(
+            vec![(x.clone(), vec![0.7; 41]), (x.clone(), vec![0.7; 41])],
+            false,
+        );
+        assert_eq!(
+            legend_corner(&c, (0.0, 40.0), (0.0, 1.0), dims, 2, 8),
+            Corner::UpperRight
+        );
+        assert_eq!(
+            legend_corner(&c, (0.0, 40.0), (0.0, 1.0), dims, 8, 8),
+            Corner::LowerRight
+        );
+        // A line near the top of the right half only: short labels fit in the upper left,
+        // a legend as wide as the plot has to go down.
+        let xr: Vec<f64> = (25..=40).map(f64::from).collect();
+        let c = chart(
+            vec![(xr.clone(), vec![0.95; 16]), (xr, vec![0.9; 16])],
+            false,
+        );
+        assert_eq!(
+            legend_corner(&c, (0.0, 40.0), (0.0, 1.0), dims, 2, 8),
+            Corner::UpperLeft
+        );
+        assert_eq!(
+            legend_corner(&c, (0.0, 40.0), (0.0, 1.0), dims, 2, 60),
+            Corner::LowerRight
+        );
+    }
 }
