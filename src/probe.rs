@@ -833,6 +833,18 @@ pub fn run_probe(
     );
     info.extra
         .insert("episodes_total".into(), serde_json::json!(total));
+    // CPU kernels split work by thread count, so the last bits of a result depend on it.
+    let threads = tch::get_num_threads();
+    let prev_threads = info.extra.get("cpu_threads").and_then(|v| v.as_i64());
+    if let Some(prev) = prev_threads.filter(|&p| p != i64::from(threads)) {
+        if trainer.device() == tch::Device::Cpu {
+            tracing::warn!(
+                "this run was started with {prev} CPU threads and continues with {threads}: later episodes may differ from an uninterrupted run in the last bits (set OMP_NUM_THREADS={prev} for an exact continuation)"
+            );
+        }
+    }
+    info.extra
+        .insert("cpu_threads".into(), serde_json::json!(threads));
     info.extra.insert(
         "model".into(),
         serde_json::json!({

@@ -505,3 +505,39 @@ fn insert_random_range_puts_one_off_documents_between_repeats() {
     let (shape, _) = read_npy_f32(&out.join("losses.npy"));
     assert_eq!(shape, vec![order.len() + 1, 4]);
 }
+
+/// The CPU thread count decides the last bits of the results, so run.json records it.
+#[test]
+fn cpu_thread_count_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("threads");
+    let args = probe_args(
+        &[
+            "--width",
+            "32",
+            "--depth",
+            "1",
+            "--heads",
+            "4",
+            "--tasks",
+            "2",
+            "--context",
+            "8",
+            "--steps",
+            "1",
+            "--epochs",
+            "1",
+            "--record",
+            "none",
+        ],
+        &out,
+    );
+    let o = Command::new(BIN)
+        .args(&args)
+        .env("RUST_LOG", "warn")
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .expect("binary runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(run_json(&out)["cpu_threads"], 1);
+}
