@@ -12,30 +12,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_reawaken");
 /// A tiny, fast configuration (CPU, 2 threads).
 fn tiny_args(out: &Path) -> Vec<String> {
     probe_args(
-        &[
-            "--width",
-            "32",
-            "--depth",
-            "2",
-            "--heads",
-            "4",
-            "--tasks",
-            "4",
-            "--context",
-            "24",
-            "--steps",
-            "3",
-            "--epochs",
-            "4",
-            "--lr",
-            "0.02",
-            "--seed",
-            "3",
-            "--record",
-            "all",
-            "--pairwise-epoch",
-            "2",
-        ],
+        "--width 32 --depth 2 --heads 4 --tasks 4 --context 24 --steps 3 --epochs 4 --lr 0.02 --seed 3 --record all --pairwise-epoch 2",
         out,
     )
 }
@@ -56,12 +33,13 @@ fn run_json(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap()
 }
 
-/// `llm probe --device cpu <flags> --out <out>` as owned arguments.
-fn probe_args(flags: &[&str], out: &Path) -> Vec<String> {
+/// `llm probe --device cpu <flags> --out <out>` as owned arguments (`flags`: separated by
+/// whitespace; none of them contains a space).
+fn probe_args(flags: &str, out: &Path) -> Vec<String> {
     ["llm", "probe", "--device", "cpu"]
-        .iter()
-        .chain(flags)
-        .map(|s| s.to_string())
+        .into_iter()
+        .chain(flags.split_whitespace())
+        .map(str::to_string)
         .chain(["--out".to_string(), out.display().to_string()])
         .collect()
 }
@@ -454,28 +432,7 @@ fn insert_random_range_puts_one_off_documents_between_repeats() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("insert");
     let args = probe_args(
-        &[
-            "--width",
-            "32",
-            "--depth",
-            "1",
-            "--heads",
-            "4",
-            "--tasks",
-            "4",
-            "--context",
-            "16",
-            "--steps",
-            "1",
-            "--epochs",
-            "4",
-            "--record",
-            "none",
-            "--insert-random",
-            "1-4",
-            "--seed",
-            "5",
-        ],
+        "--width 32 --depth 1 --heads 4 --tasks 4 --context 16 --steps 1 --epochs 4 --record none --insert-random 1-4 --seed 5",
         &out,
     );
     let o = run(&args);
@@ -512,24 +469,7 @@ fn cpu_thread_count_is_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("threads");
     let args = probe_args(
-        &[
-            "--width",
-            "32",
-            "--depth",
-            "1",
-            "--heads",
-            "4",
-            "--tasks",
-            "2",
-            "--context",
-            "8",
-            "--steps",
-            "1",
-            "--epochs",
-            "1",
-            "--record",
-            "none",
-        ],
+        "--width 32 --depth 1 --heads 4 --tasks 2 --context 8 --steps 1 --epochs 1 --record none",
         &out,
     );
     let o = Command::new(BIN)
