@@ -23,8 +23,16 @@ use reawaken_llm::schedule::InsertRandom;
 #[command(
     args_override_self = true,
     allow_negative_numbers = true,
-    after_help = "Record files (numpy.load): losses.npy (episodes+1, T), order.npy, tasks.json, \
-grad_cosine.npy, pairwise.npy, weights*.npy, acts*.npy, run.json (config, status, metrics)."
+    after_help = "Examples:
+  reawaken llm probe                        # built-in defaults: tiny fresh model, CPU
+  reawaken llm probe --order shuffled --out runs/llm-shuffled
+  reawaken llm probe --model pythia-160m --docs cnn.jsonl --text-field article \\
+      --tasks 25 --context 256 --steps 10 --epochs 5 --device cuda --out runs/p160m
+  reawaken llm probe --order shuffled --out runs/llm-shuffled --resume   # same flags + --resume
+
+Record files (numpy.load): losses.npy (episodes+1, T), order.npy, tasks.json, \
+grad_cosine.npy, pairwise.npy, weights*.npy, acts*.npy, run.json (config, status, metrics).
+Several probes at once on one machine: give each OMP_NUM_THREADS=cores/k (see docs/llm-probe.md)."
 )]
 pub struct ProbeArgs {
     /// TOML file of settings (keys = flag names); flags override it.
