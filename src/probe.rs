@@ -411,11 +411,15 @@ fn prepare(cfg: &mut ProbeConfig) -> Result<Prepared> {
     let by_epoch = schedule::build_schedule(&spec)?;
     let need = schedule::random_docs_used(&by_epoch);
     if need > rest.len() {
+        let drawn = if cfg.insert_random.min == cfg.insert_random.max {
+            String::new()
+        } else {
+            format!(" (this seed's draw; at most {})", spec.max_random_docs())
+        };
         return Err(ProbeRunError::Config(format!(
-            "--insert-random {} needs {need} one-off documents besides the {} tasks (this seed's draw; at most {}), but only {} are available",
+            "--insert-random {} needs {need} one-off documents besides the {} tasks{drawn}, but only {} are available; give --docs more documents or insert fewer",
             cfg.insert_random,
             cfg.tasks,
-            spec.max_random_docs(),
             rest.len()
         )));
     }

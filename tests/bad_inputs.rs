@@ -272,8 +272,8 @@ fn figures_render_names_broken_records() {
     );
 }
 
-/// Known bug (reported to h5): `figures render` aborts with "memory allocation of
-/// 4398046511104 bytes failed" on a losses.npy whose header claims 2^40 floats.
+/// A losses.npy whose header claims 2^40 floats used to abort `figures render` with
+/// "memory allocation of 4398046511104 bytes failed"; the reader now checks the size first.
 #[test]
 fn figures_render_lying_npy_header() {
     let tmp = tempfile::tempdir().unwrap();
