@@ -3,6 +3,8 @@
 //! naming the input and the problem, no panic or backtrace, and no record left behind that
 //! looks complete.
 
+mod common;
+use common::npy_v1;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -169,19 +171,6 @@ fn render_broken(src: &Path, root: &Path, name: &str, file: &str, bytes: &[u8], 
     for n in needles {
         assert!(err.contains(n), "stderr should mention {n:?}: {err}");
     }
-}
-
-fn npy_v1(header: &str, data: &[u8]) -> Vec<u8> {
-    let mut h = header.to_string();
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(h.as_bytes());
-    out.extend_from_slice(data);
-    out
 }
 
 #[test]

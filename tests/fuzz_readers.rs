@@ -12,6 +12,8 @@
 //! `PROPTEST_CASES=20000 cargo test --release --no-default-features --test fuzz_readers`
 //! (see docs/fuzzing.md).
 
+mod common;
+use common::npy_v1;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -189,20 +191,6 @@ fn npy_bytes<A: ndarray_npy::WritableElement, D: ndarray::Dimension>(
     out
 }
 
-/// A hand-written `.npy` with any header text (version 1) and data bytes.
-fn npy_with_header(header: &str, data: &[u8]) -> Vec<u8> {
-    let mut h = header.to_string();
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(h.as_bytes());
-    out.extend_from_slice(data);
-    out
-}
-
 fn valid_npys() -> Vec<Vec<u8>> {
     let losses = Array2::<f32>::from_shape_fn((5, 4), |(i, j)| (i * 4 + j) as f32 * 0.25);
     let order = Array1::<i64>::from(vec![0, 1, 2, 3]);
@@ -213,15 +201,15 @@ fn valid_npys() -> Vec<Vec<u8>> {
         npy_bytes(&order),
         npy_bytes(&f64s),
         npy_bytes(&nan),
-        npy_with_header(
+        npy_v1(
             "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }",
             &[0; 16],
         ),
-        npy_with_header(
+        npy_v1(
             "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
             &[0; 16],
         ),
-        npy_with_header(
+        npy_v1(
             "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
             &[0; 16],
         ),
@@ -240,7 +228,7 @@ fn lying_npys() -> Vec<Vec<u8>> {
             "(18446744073709551615,)",
             "(3037000500, 3037000500)",
         ] {
-            v.push(npy_with_header(
+            v.push(npy_v1(
                 &format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}"),
                 &[0; 64],
             ));

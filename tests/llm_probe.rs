@@ -365,27 +365,11 @@ fn preset_shape_is_the_presets_unless_overridden() {
     let tmp = tempfile::tempdir().unwrap();
     let model_of = |extra: &[&str], name: &str| -> serde_json::Value {
         let out = tmp.path().join(name);
-        let mut args: Vec<String> = [
-            "llm",
-            "probe",
-            "--device",
-            "cpu",
-            "--tasks",
-            "2",
-            "--context",
-            "8",
-            "--steps",
-            "1",
-            "--epochs",
-            "1",
-            "--record",
-            "none",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args = probe_args(
+            "--tasks 2 --context 8 --steps 1 --epochs 1 --record none",
+            &out,
+        );
         args.extend(extra.iter().map(|s| s.to_string()));
-        args.extend(["--out".to_string(), out.display().to_string()]);
         let o = run(&args);
         assert!(o.status.success(), "{}", stderr(&o));
         let info: serde_json::Value =
