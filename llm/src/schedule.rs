@@ -47,10 +47,6 @@ impl InsertRandom {
     pub fn fixed(k: usize) -> Self {
         InsertRandom { min: k, max: k }
     }
-
-    pub fn is_none(&self) -> bool {
-        self.max == 0
-    }
 }
 
 impl std::str::FromStr for InsertRandom {
