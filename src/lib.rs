@@ -7,9 +7,5 @@
 
 pub mod cli;
 pub mod figures;
-pub mod metrics;
-pub mod pca;
 #[cfg(feature = "llm")]
 pub mod probe;
-pub mod record;
-pub mod similarity;

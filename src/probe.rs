@@ -31,7 +31,7 @@ use reawaken_llm::schedule::{self, Episode, InsertRandom, Order, ScheduleSpec};
 use reawaken_llm::tokenizer::Tokenizer;
 use reawaken_llm::trainer::{LrSchedule, Optim, TrainConfig, Trainer};
 
-use crate::record::{OpenMode, RunDir, RunInfo, RunKind, RunStatus};
+use reawaken_analysis::record::{OpenMode, RunDir, RunInfo, RunKind, RunStatus};
 
 /// Errors of a probe run (the CLI turns them into one plain message).
 #[derive(Debug, thiserror::Error)]
@@ -43,11 +43,11 @@ pub enum ProbeRunError {
     #[error(transparent)]
     Llm(#[from] reawaken_llm::error::LlmError),
     #[error(transparent)]
-    Record(#[from] crate::record::RecordError),
+    Record(#[from] reawaken_analysis::record::RecordError),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error("metrics: {0}")]
-    Metrics(#[from] crate::metrics::MetricsError),
+    Metrics(#[from] reawaken_analysis::metrics::MetricsError),
 }
 
 type Result<T> = std::result::Result<T, ProbeRunError>;
@@ -203,7 +203,7 @@ pub struct ProbeSummary {
     pub status: RunStatus,
     pub episodes_done: usize,
     pub episodes_total: usize,
-    pub metrics: crate::record::Metrics,
+    pub metrics: reawaken_analysis::record::Metrics,
     pub message: Option<String>,
     pub interrupted: bool,
     pub elapsed_s: f64,
@@ -609,12 +609,12 @@ fn write_growing(dir: &RunDir, a: &Arrays, r: &Recorders, wlen: usize, alen: usi
 fn write_derived(dir: &RunDir, a: &Arrays, r: &Recorders, wlen: usize, alen: usize) -> Result<()> {
     if r.weights && a.weights.len() >= 2 {
         let w = to_array2(&a.weights, wlen);
-        let res = crate::similarity::windowed_residual(&w, a.t);
+        let res = reawaken_analysis::similarity::windowed_residual(&w, a.t);
         dir.write_npy(
             "weights_residual_cosine.npy",
-            &crate::similarity::cosine_similarity_matrix(&res),
+            &reawaken_analysis::similarity::cosine_similarity_matrix(&res),
         )?;
-        match crate::pca::pca(&res, 3) {
+        match reawaken_analysis::pca::pca(&res, 3) {
             Ok(p) => {
                 let mut s = Array2::<f64>::zeros((res.nrows(), 3));
                 for ((i, j), v) in p.scores.indexed_iter() {
@@ -629,7 +629,7 @@ fn write_derived(dir: &RunDir, a: &Arrays, r: &Recorders, wlen: usize, alen: usi
         let x = to_array2(&a.acts, alen);
         dir.write_npy(
             "acts_cosine.npy",
-            &crate::similarity::cosine_similarity_matrix(&x),
+            &reawaken_analysis::similarity::cosine_similarity_matrix(&x),
         )?;
     }
     Ok(())
@@ -675,7 +675,7 @@ fn save_checkpoint<M: reawaken_llm::trainer::CausalLm>(
         params_file: params_file.clone(),
         pairwise_done,
     };
-    crate::record::write_json(ck.join("state.json"), &state)?;
+    reawaken_analysis::record::write_json(ck.join("state.json"), &state)?;
     if let Ok(entries) = std::fs::read_dir(&ck) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
@@ -738,7 +738,7 @@ pub fn run_probe(
             }
             let state_path = dir.file(CHECKPOINT_DIR).join("state.json");
             let state: Option<CheckpointState> = if state_path.is_file() {
-                Some(crate::record::read_json(&state_path)?)
+                Some(reawaken_analysis::record::read_json(&state_path)?)
             } else {
                 None
             };
@@ -918,7 +918,7 @@ pub fn run_probe(
             .get("elapsed_before_resume_s")
             .and_then(|v| v.as_f64())
             .unwrap_or(0.0)
-            + (crate::record::unix_now() - info.timings.started_unix).max(0.0);
+            + (reawaken_analysis::record::unix_now() - info.timings.started_unix).max(0.0);
         tracing::info!("resuming {} at episode {s} of {total}", out.display());
     } else {
         if mode == StartMode::Resume {
@@ -1103,7 +1103,7 @@ pub fn run_probe(
         remove_checkpoint(&dir);
     }
     let losses = to_array2(&arrays.losses, t);
-    let metrics = crate::record::Metrics::compute(&losses, &arrays.order)?;
+    let metrics = reawaken_analysis::record::Metrics::compute(&losses, &arrays.order)?;
     info.metrics = metrics.clone();
     if status == RunStatus::Running {
         info.status = RunStatus::Running;

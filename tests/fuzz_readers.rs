@@ -24,7 +24,7 @@ use proptest::test_runner::{Config, TestRunner};
 use reawaken::cli::config::parse_toml;
 use reawaken::cli::toy::SimulateConfig;
 use reawaken::figures::input::{load_run, read_float};
-use reawaken::record::{self, parse_npy_header, RunDir};
+use reawaken_analysis::record::{self, parse_npy_header, RunDir};
 
 // ---------------------------------------------------------------------------------
 // Allocation guard: the largest single allocation request made by this test binary.

@@ -2,7 +2,7 @@
 
 use ndarray::Array2;
 use proptest::prelude::*;
-use reawaken::metrics::{online_loss, recovery_score, shift_averaged_loss, training_episodes};
+use reawaken_analysis::metrics::{online_loss, recovery_score, shift_averaged_loss, training_episodes};
 
 /// A loss matrix where task t's loss in row r, k = r − s − 1 rows after its training in
 /// episode s and g = next − r rows before the row just before its next training, is `f(k, g)`, and `before` before its first training.

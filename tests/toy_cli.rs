@@ -5,7 +5,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use ndarray::{Array1, Array2, Array3, Ix1, Ix2, Ix3};
-use reawaken::record::{read_npy, read_npy_header, RunDir, RunStatus};
+use reawaken_analysis::record::{read_npy, read_npy_header, RunDir, RunStatus};
 
 fn bin() -> Command {
     let mut c = Command::cargo_bin("reawaken").expect("binary built");
@@ -90,7 +90,7 @@ fn defaults_run_and_write_a_complete_record() {
     assert_eq!(info.config["mapping"], "target");
     assert_eq!(info.metrics.recovery_score.len(), 9);
     // The metrics in run.json are those of the stored arrays.
-    let rs = reawaken::metrics::recovery_score(&losses, order.as_slice().unwrap()).unwrap();
+    let rs = reawaken_analysis::metrics::recovery_score(&losses, order.as_slice().unwrap()).unwrap();
     for (a, b) in rs.iter().zip(&info.metrics.recovery_score) {
         assert!((a.unwrap() - b.unwrap()).abs() < 1e-4);
     }

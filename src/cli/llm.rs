@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::probe::{format_summary, run_probe, ProbeConfig, StartMode};
-use crate::record::RunStatus;
+use reawaken_analysis::record::RunStatus;
 use reawaken_llm::schedule::InsertRandom;
 
 /// Cyclic fine-tuning of a GPT-NeoX (Pythia) model on T documents (paper §2–4).

@@ -17,7 +17,7 @@ use reawaken_toy::{Mapping, Order, ToyConfig, ToyError, ToyRun};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::config;
-use crate::record::{Metrics, OpenMode, RunDir, RunInfo, RunKind, RunStatus};
+use reawaken_analysis::record::{Metrics, OpenMode, RunDir, RunInfo, RunKind, RunStatus};
 
 const AFTER_HELP: &str = "\
 The toy model (paper §4.4, App. A.5): T tasks, each one point x_i in R^N; a slow linear
@@ -340,7 +340,7 @@ fn metrics(run: &ToyRun) -> anyhow::Result<Metrics> {
     let mut top2 = Vec::new();
     for e in 0..run.points.shape()[0] {
         let pts = run.points.slice(s![e, .., ..]);
-        let frac = crate::pca::pca(&pts, 2)
+        let frac = reawaken_analysis::pca::pca(&pts, 2)
             .ok()
             .map(|p| p.explained_variance_ratio.sum())
             .filter(|v| v.is_finite());

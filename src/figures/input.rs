@@ -108,7 +108,7 @@ pub fn read_float(path: &Path) -> Result<ArrayD<f64>, FigureError> {
             path: path.to_path_buf(),
         });
     }
-    Ok(crate::record::read_npy_f64::<IxDyn>(path)?)
+    Ok(reawaken_analysis::record::read_npy_f64::<IxDyn>(path)?)
 }
 
 fn read_order(path: &Path) -> Result<Array1<i64>, FigureError> {
@@ -117,10 +117,10 @@ fn read_order(path: &Path) -> Result<Array1<i64>, FigureError> {
             path: path.to_path_buf(),
         });
     }
-    let header = crate::record::read_npy_header(path)?;
+    let header = reawaken_analysis::record::read_npy_header(path)?;
     let a: ArrayD<i64> = match header.descr.trim_start_matches(['<', '=', '|']) {
-        "i4" => crate::record::read_npy::<i32, IxDyn>(path)?.mapv(i64::from),
-        _ => crate::record::read_npy::<i64, IxDyn>(path)?,
+        "i4" => reawaken_analysis::record::read_npy::<i32, IxDyn>(path)?.mapv(i64::from),
+        _ => reawaken_analysis::record::read_npy::<i64, IxDyn>(path)?,
     };
     let nd = a.ndim();
     a.into_dimensionality::<Ix1>()

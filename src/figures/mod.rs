@@ -36,7 +36,7 @@ pub enum FigureError {
     #[error("cannot read {path}: {msg}")]
     Npy { path: PathBuf, msg: String },
     #[error(transparent)]
-    Record(#[from] crate::record::RecordError),
+    Record(#[from] reawaken_analysis::record::RecordError),
     #[error("{path}: unexpected shape: {msg}")]
     Shape { path: PathBuf, msg: String },
     #[error("run {dir} has status \"{status}\", not \"complete\"")]

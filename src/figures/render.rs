@@ -327,13 +327,13 @@ fn task_series(c: &Condition, task: usize, name: String) -> Series {
 }
 
 /// Per-task loss curves re-aligned so that offset 0 is the row just before each
-/// task's first training (SPEC §6, [`crate::metrics::shift_averaged_loss`]), pooled
+/// task's first training (SPEC §6, [`reawaken_analysis::metrics::shift_averaged_loss`]), pooled
 /// over tasks and seeds and cut to the shortest.
 fn shift_curves(c: &Condition) -> Vec<Vec<f64>> {
     let mut curves: Vec<Vec<f64>> = Vec::new();
     for r in &c.runs {
         let order = r.order.to_vec();
-        if let Ok(sa) = crate::metrics::shift_averaged_loss(&r.losses, &order) {
+        if let Ok(sa) = reawaken_analysis::metrics::shift_averaged_loss(&r.losses, &order) {
             curves.extend(sa.curves.rows().into_iter().map(|row| row.to_vec()));
         }
     }
@@ -368,7 +368,7 @@ fn shift_series(c: &Condition, name: String, band: bool) -> Option<Series> {
     })
 }
 
-/// Prequential loss ([`crate::metrics::online_loss`]): the loss of the task about
+/// Prequential loss ([`reawaken_analysis::metrics::online_loss`]): the loss of the task about
 /// to be trained, per episode.
 fn online_series(c: &Condition, name: String) -> Series {
     let rows: Vec<Vec<f64>> = c
@@ -376,7 +376,7 @@ fn online_series(c: &Condition, name: String) -> Series {
         .iter()
         .map(|r| {
             let order = r.order.to_vec();
-            match crate::metrics::online_loss(&r.losses, &order) {
+            match reawaken_analysis::metrics::online_loss(&r.losses, &order) {
                 Ok(o) => o
                     .per_episode
                     .iter()
@@ -757,7 +757,7 @@ fn pca2(rows: &[Vec<f64>]) -> Option<(Vec<(f64, f64)>, f64)> {
         return None;
     }
     let x = ndarray::Array2::from_shape_fn((t, m), |(i, j)| rows[i][j]);
-    let p = crate::pca::pca(&x, 2).ok()?;
+    let p = reawaken_analysis::pca::pca(&x, 2).ok()?;
     if p.scores.ncols() < 2 {
         return None;
     }

@@ -1,5 +1,5 @@
 //! Cosine similarities, update norms and windowed residuals of row trajectories
-//! (SPEC §4 recorders `grads`, `weights`, `acts`; paper Fig. 8, 9, 22).
+//! (the probe's recorders `grads`, `weights`, `acts`; paper Fig. 8, 9, 22).
 //!
 //! Inputs are n×D matrices whose rows are vectors (gradients of T documents, weight or
 //! activation snapshots after each episode). Element type `f32` or `f64`; results `f64`.
@@ -75,7 +75,7 @@ pub fn window_start(t: usize, n: usize, window: usize) -> usize {
     t.saturating_sub(window / 2).min(n - window)
 }
 
-/// Windowed residual of a trajectory (SPEC §4 `weights`): row t of the result is
+/// Windowed residual of a trajectory (the `weights` recorder): row t of the result is
 /// `x_t − mean(x_lo .. x_{lo+window−1})`, the mean over the window of length `window`
 /// (normally T, one cycle) around t as defined by [`window_start`]. This removes the slow
 /// drift of the trajectory and keeps the within-cycle structure. `window = 0` is

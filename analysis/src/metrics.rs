@@ -1,4 +1,4 @@
-//! Metrics of anticipatory recovery (SPEC §6; paper §3.1, §3.5, App. A.4).
+//! Metrics of anticipatory recovery (docs/records.md; paper §3.1, §3.5, App. A.4).
 //!
 //! All functions take the **loss matrix** `losses` of shape (episodes+1, T) — row s holds
 //! the loss of every task after s episodes, row 0 before any training — and the **order**

@@ -1,4 +1,4 @@
-//! Run records: one directory per run (SPEC §5).
+//! Run records: one directory per run (format: docs/records.md).
 //!
 //! A record holds `run.json` ([`RunInfo`]: tool, version, resolved config, seed, status,
 //! timings, metrics, a description of every array) and numpy `.npy` arrays
@@ -8,16 +8,16 @@
 //! half-written file.
 //!
 //! ```no_run
-//! use reawaken::record::{RunDir, OpenMode, RunInfo, RunKind};
+//! use reawaken_analysis::record::{RunDir, OpenMode, RunInfo, RunKind};
 //! use ndarray::Array2;
-//! # fn main() -> Result<(), reawaken::record::RecordError> {
+//! # fn main() -> Result<(), reawaken_analysis::record::RecordError> {
 //! let dir = RunDir::create("runs/example", OpenMode::Fresh)?;
 //! let mut info = RunInfo::new(RunKind::Toy, serde_json::json!({"tasks": 25}), 0);
 //! dir.write_run_info(&info)?; // status "running"
 //! let losses = Array2::<f32>::zeros((251, 25));
 //! dir.write_npy("losses.npy", &losses)?;
 //! info.describe_array("losses.npy", "float32 (episodes+1, T): loss of every task after each episode");
-//! info.finish(reawaken::record::RunStatus::Complete);
+//! info.finish(reawaken_analysis::record::RunStatus::Complete);
 //! dir.write_run_info(&info)?;
 //! let back: Array2<f32> = dir.read_npy("losses.npy")?;
 //! # Ok(()) }
@@ -748,7 +748,7 @@ pub fn rfc3339(unix: f64) -> String {
     )
 }
 
-/// The `metrics` object of `run.json` (SPEC §5, §6). Non-finite values are stored as `null`.
+/// The `metrics` object of `run.json` (docs/records.md). Non-finite values are stored as `null`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     /// RS(n) for n = 1..E−1 (`null` where undefined). Never clipped.
@@ -870,24 +870,8 @@ impl RunInfo {
     /// Top-level config keys whose values differ between this record and `other`
     /// (keys present in only one of them count as differing). For `--resume` checks.
     pub fn config_diff(&self, other: &serde_json::Value) -> Vec<String> {
-        config_diff(&self.config, other)
+        crate::settings::config_diff(&self.config, other)
     }
-}
-
-/// Top-level keys whose values differ between two JSON objects (sorted).
-pub fn config_diff(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
-    let empty = serde_json::Map::new();
-    let ma = a.as_object().unwrap_or(&empty);
-    let mb = b.as_object().unwrap_or(&empty);
-    let mut keys: Vec<String> = ma
-        .keys()
-        .chain(mb.keys())
-        .filter(|k| ma.get(*k) != mb.get(*k))
-        .cloned()
-        .collect();
-    keys.sort();
-    keys.dedup();
-    keys
 }
 
 #[cfg(test)]
