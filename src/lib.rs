@@ -1,11 +1,9 @@
-//! `reawaken`: the shared analysis layer (run records, metrics, PCA, cosine
-//! similarity, figures) and the command-line edge.
+//! `reawaken`: the command-line edge over the library crates — clap arguments, settings
+//! resolution (defaults ← `--config` file ← flags) and the summaries printed at the end.
 //!
-//! Data flows: documents → schedule → trainer → recorders → run record → figures.
-//! The toy model lives in the `reawaken-toy` crate, the GPT-NeoX half in
-//! `reawaken-llm` (behind the `llm` feature, which needs libtorch).
+//! The work is done by `reawaken-analysis` (records, metrics), `reawaken-toy` (the toy
+//! model), `reawaken-llm` (GPT-NeoX and the probe; behind the `llm` feature, which needs
+//! libtorch) and the figures; see docs/architecture.md.
 
 pub mod cli;
 pub mod figures;
-#[cfg(feature = "llm")]
-pub mod probe;

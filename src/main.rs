@@ -1,5 +1,5 @@
 //! `reawaken`: the command-line edge. Each subcommand lives in `reawaken::cli::*`.
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -50,13 +50,23 @@ enum FiguresCommand {
     Render(reawaken::cli::figures::RenderArgs),
 }
 
+/// The matches of the innermost subcommand (`toy simulate`, `llm probe`, …).
+fn leaf(matches: &clap::ArgMatches) -> &clap::ArgMatches {
+    match matches.subcommand() {
+        Some((_, sub)) => leaf(sub),
+        None => matches,
+    }
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     reawaken::cli::init_logging(&cli.log);
+    let given = leaf(&matches);
     let result = match cli.command {
-        Command::Toy(ToyCommand::Simulate(args)) => reawaken::cli::toy::run(args),
+        Command::Toy(ToyCommand::Simulate(args)) => reawaken::cli::toy::run(args, given),
         #[cfg(feature = "llm")]
-        Command::Llm(LlmCommand::Probe(args)) => reawaken::cli::llm::run(*args),
+        Command::Llm(LlmCommand::Probe(args)) => reawaken::cli::llm::run(*args, given),
         Command::Figures(FiguresCommand::Render(args)) => reawaken::cli::figures::run(args),
     };
     reawaken::cli::exit_code(result)

@@ -9,12 +9,14 @@
 //! the figures depend on this crate; it depends on none of them. See
 //! docs/architecture.md for the data flow.
 
+pub mod choice;
 pub mod metrics;
 pub mod pca;
 pub mod record;
 pub mod settings;
 pub mod similarity;
 
+pub use choice::{Order, ParseChoiceError};
 pub use metrics::{online_loss, recovery_score, shift_averaged_loss, MetricsError};
 pub use record::{
     write_atomic, Metrics, OpenMode, RecordError, RunDir, RunInfo, RunKind, RunStatus,

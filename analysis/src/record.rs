@@ -297,32 +297,55 @@ fn clear_record_files(path: &Path) -> Result<(), RecordError> {
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename,
 /// then (best effort) fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
+    let tmp = temp_path(path);
+    let written = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.flush()?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
+        f.flush()
     })();
-    if let Err(source) = result {
+    if let Err(err) = written {
         let _ = fs::remove_file(&tmp);
         return Err(RecordError::Io {
             action: "write",
             path: path.to_path_buf(),
-            err: source,
+            err,
         });
     }
-    if let Ok(d) = fs::File::open(&dir) {
+    publish(&tmp, path)
+}
+
+/// The temporary name `write_atomic` writes `path` under first: `.<name>.tmp-<pid>` in
+/// the same directory (for writers that produce the file themselves, then [`publish`]).
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    parent_dir(path).join(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Makes a completely written temporary file the file `path`: fsync, rename over the
+/// target, then (best effort) fsync of the directory. On failure the temporary is removed.
+pub fn publish(tmp: &Path, path: &Path) -> Result<(), RecordError> {
+    let result = fs::File::open(tmp)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| fs::rename(tmp, path));
+    if let Err(err) = result {
+        let _ = fs::remove_file(tmp);
+        return Err(RecordError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            err,
+        });
+    }
+    if let Ok(d) = fs::File::open(parent_dir(path)) {
         let _ = d.sync_all();
     }
     Ok(())

@@ -15,29 +15,37 @@ where
     A: Copy + Into<f64>,
 {
     let mut xn: Array2<f64> = x.mapv(Into::into);
-    let mut zero = vec![false; xn.nrows()];
+    let mut direction = vec![true; xn.nrows()];
     for (i, mut row) in xn.axis_iter_mut(Axis(0)).enumerate() {
         let norm = row.dot(&row).sqrt();
         if norm > 0.0 && norm.is_finite() {
             row /= norm;
         } else {
-            zero[i] = true;
+            direction[i] = false;
         }
     }
     let mut c = xn.dot(&xn.t());
-    let n = c.nrows();
+    apply_cosine_rule(&mut c, &direction);
+    c
+}
+
+/// The one rule of every cosine matrix in reawaken, applied to the Gram matrix of
+/// unit-normalised rows (however it was computed, e.g. on a GPU): rows without a
+/// direction (`has_direction[i] == false`: norm 0 or not finite) get NaN in their row
+/// and column, the diagonal is exactly 1, and the rest is clamped to [−1, 1].
+pub fn apply_cosine_rule(gram: &mut Array2<f64>, has_direction: &[bool]) {
+    let n = gram.nrows();
     for i in 0..n {
         for j in 0..n {
-            if zero[i] || zero[j] {
-                c[[i, j]] = f64::NAN;
+            if !has_direction[i] || !has_direction[j] {
+                gram[[i, j]] = f64::NAN;
             } else if i == j {
-                c[[i, j]] = 1.0;
+                gram[[i, j]] = 1.0;
             } else {
-                c[[i, j]] = c[[i, j]].clamp(-1.0, 1.0);
+                gram[[i, j]] = gram[[i, j]].clamp(-1.0, 1.0);
             }
         }
     }
-    c
 }
 
 /// Euclidean norms of consecutive differences ‖x_{s+1} − x_s‖, length n − 1 (empty for

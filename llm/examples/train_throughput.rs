@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use reawaken_llm::presets::{from_preset, InitScheme, ShapeOverrides};
+use reawaken_llm::model::presets::{from_preset, InitScheme, ShapeOverrides};
 use reawaken_llm::select_device;
 use tch::nn::OptimizerConfig;
 use tch::{nn, Kind, Tensor};

@@ -1,29 +1,24 @@
-//! `reawaken-llm`: GPT-NeoX (Pythia) on tch/libtorch, and the building blocks of the
-//! cyclic fine-tuning probe (documents, schedule, trainer, recorders).
+//! `reawaken-llm`: the LLM half of reawaken, on tch/libtorch.
+//!
+//! - [`model`]: GPT-NeoX (Pythia) — its `config.json`, the network, loading and saving
+//!   Hugging Face directories, the Pythia presets for fresh models, tokenizers.
+//! - [`probe`]: `llm probe`, the paper's cyclic fine-tuning protocol, in the order the
+//!   data flows: documents → schedule → trainer → recorders → run record.
+//!
+//! Run records, metrics and similarity live in `reawaken-analysis`; see
+//! docs/architecture.md for how the crates fit together.
 
-// --- the model (GPT-NeoX issue) ---
-pub mod config;
-pub mod error;
-pub mod gpt_neox;
-pub mod load;
-pub mod presets;
-pub mod tokenizer;
+pub mod model;
+pub mod probe;
 
-pub use config::GptNeoXConfig;
-pub use error::LlmError;
-pub use gpt_neox::{lm_loss, GptNeoX};
-pub use load::{load_hf_dir, load_hf_dir_with, save_hf_dir, select_device, DType, LoadedModel};
-pub use presets::{from_preset, InitScheme, ShapeOverrides};
-pub use tokenizer::Tokenizer;
-
-// --- the probe (llm probe issue) ---
-pub mod corpus;
-pub mod documents;
-pub mod interrupt;
-pub mod probe_error;
-pub mod recorders;
-pub mod schedule;
-pub mod trainer;
+pub use model::config::GptNeoXConfig;
+pub use model::error::LlmError;
+pub use model::gpt_neox::{lm_loss, GptNeoX};
+pub use model::load::{
+    load_hf_dir, load_hf_dir_with, save_hf_dir, select_device, DType, LoadedModel,
+};
+pub use model::presets::{from_preset, InitScheme, ShapeOverrides};
+pub use model::tokenizer::Tokenizer;
 
 /// Re-export so the CLI crate can name tensors without its own `tch` dependency.
 pub use tch;

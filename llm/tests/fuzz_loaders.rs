@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use reawaken_llm::documents::{load_documents, tokenize_doc};
+use reawaken_llm::probe::documents::{load_documents, tokenize_doc};
 use reawaken_llm::{load_hf_dir, GptNeoXConfig, Tokenizer};
 use serde_json::Value;
 use tch::Device;

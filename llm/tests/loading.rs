@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use reawaken_llm::presets::{from_preset, InitScheme, ShapeOverrides};
+use reawaken_llm::model::presets::{from_preset, InitScheme, ShapeOverrides};
 use reawaken_llm::{load_hf_dir, save_hf_dir, select_device, LlmError, Tokenizer};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use tch::Device;

@@ -1,6 +1,6 @@
 //! Pythia presets: parameter counts, Pythia's initialisation statistics, seeding.
 
-use reawaken_llm::presets::{
+use reawaken_llm::model::presets::{
     from_preset, init_std, preset_config, InitScheme, ShapeOverrides, PRESETS,
 };
 use reawaken_llm::LoadedModel;

@@ -1,8 +1,8 @@
 //! Trainer-level tests of the probe: batched evaluation, SGD/Adam steps, checkpoint
 //! round trip, freezing, pairwise restore. Tiny random models, CPU.
-use reawaken_llm::load::LoadedModel;
-use reawaken_llm::presets::{from_preset, InitScheme, ShapeOverrides};
-use reawaken_llm::trainer::{LrSchedule, Optim, TrainConfig, Trainer};
+use reawaken_llm::model::load::LoadedModel;
+use reawaken_llm::model::presets::{from_preset, InitScheme, ShapeOverrides};
+use reawaken_llm::probe::trainer::{LrSchedule, Optim, TrainConfig, Trainer};
 use tch::{Device, Kind, Tensor};
 
 fn tiny(seed: i64) -> LoadedModel {
@@ -46,7 +46,7 @@ fn docs() -> Vec<Vec<i64>> {
     .collect()
 }
 
-fn params_flat(t: &Trainer<'_, reawaken_llm::gpt_neox::GptNeoX>) -> Tensor {
+fn params_flat(t: &Trainer<'_, reawaken_llm::model::gpt_neox::GptNeoX>) -> Tensor {
     let v: Vec<Tensor> = t
         .params()
         .iter()

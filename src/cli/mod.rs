@@ -1,13 +1,49 @@
 //! The command-line edge: argument structs and `run` functions of each subcommand.
 //! Libraries return typed errors (`thiserror`); here they become `anyhow` messages.
+//!
+//! Every command has one typed settings struct in its library (`ToyConfig`,
+//! `ProbeConfig`) that derives both clap's `Args` (flags, help, defaults) and serde (TOML
+//! files, `run.json`). [`resolve_settings`] is the one mechanism that turns the parsed
+//! flags into the resolved settings: defaults ← `--config` file ← flags given on the
+//! command line.
 
-pub mod config;
 pub mod figures;
 #[cfg(feature = "llm")]
 pub mod llm;
 pub mod toy;
 
+use std::path::Path;
 use std::process::ExitCode;
+
+use clap::parser::ValueSource;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The settings keys (kebab-case) whose flags were given on the command line.
+pub fn given_keys(matches: &clap::ArgMatches) -> Vec<String> {
+    matches
+        .ids()
+        .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+        .map(|id| id.as_str().replace('_', "-"))
+        .collect()
+}
+
+/// Defaults ← `config` file ← the flags given on the command line (`flags` holds every
+/// flag's value, defaults included; `matches` tells which were given).
+pub fn resolve_settings<C>(
+    config: Option<&Path>,
+    flags: &C,
+    matches: &clap::ArgMatches,
+) -> anyhow::Result<C>
+where
+    C: Serialize + DeserializeOwned + Default,
+{
+    Ok(reawaken_analysis::settings::resolve(
+        config,
+        flags,
+        &given_keys(matches),
+    )?)
+}
 
 /// Sets up `tracing` to stderr. `RUST_LOG` wins over `--log`.
 pub fn init_logging(level: &str) {

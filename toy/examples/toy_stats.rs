@@ -13,119 +13,32 @@ use ndarray::{Array2, ArrayView2, Axis};
 use reawaken_toy::{simulate, Mapping, Order, ToyConfig, ToyRun};
 use std::time::Instant;
 
-/// RS(n), n = 1..E−1, SPEC §6 (ratio of averages), for any order. None where undefined.
-fn recovery_scores(losses: ArrayView2<f64>, order: &[usize], epochs: usize) -> Vec<Option<f64>> {
-    let t = losses.ncols();
-    // occurrences[task] = episodes (1-based rows) at which it was trained
-    let mut occ = vec![Vec::new(); t];
-    for (s, &task) in order.iter().enumerate() {
-        occ[task].push(s + 1);
-    }
-    (1..epochs)
-        .map(|n| {
-            let (mut smax, mut sbefore, mut safter, mut cnt) = (0.0, 0.0, 0.0, 0usize);
-            for (task, o) in occ.iter().enumerate() {
-                if o.len() <= n {
-                    continue;
-                }
-                let (a, b) = (o[n - 1], o[n] - 1); // rows a..=b
-                let col = losses.column(task);
-                let lmax = (a..=b).map(|r| col[r]).fold(f64::NEG_INFINITY, f64::max);
-                smax += lmax;
-                sbefore += col[b];
-                safter += col[a];
-                cnt += 1;
-            }
-            if cnt == 0 {
-                return None;
-            }
-            let den = smax - safter;
-            (den > 0.0).then(|| (smax - sbefore) / den)
-        })
-        .collect()
+/// RS(n), n = 1..E−1 (docs/records.md), from the analysis layer. None where undefined.
+fn recovery_scores(losses: ArrayView2<f64>, order: &[usize], _epochs: usize) -> Vec<Option<f64>> {
+    let order: Vec<i64> = order.iter().map(|&t| t as i64).collect();
+    reawaken_analysis::recovery_score(&losses, &order).unwrap_or_default()
 }
 
-/// Mean loss of the task about to be trained, over epochs 2..E.
-fn online_loss(losses: ArrayView2<f64>, order: &[usize], t: usize) -> f64 {
-    let v: Vec<f64> = order
-        .iter()
-        .enumerate()
-        .skip(t)
-        .map(|(s, &task)| losses[[s, task]])
-        .collect();
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
-
-/// Eigenvalues/vectors of a symmetric matrix (cyclic Jacobi). Returns (values desc, vectors as columns).
-fn sym_eig(a: &Array2<f64>) -> (Vec<f64>, Array2<f64>) {
-    let n = a.nrows();
-    let mut a = a.clone();
-    let mut v = Array2::<f64>::eye(n);
-    for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[[i, j]] * a[[i, j]])
-            .sum();
-        if off < 1e-22 {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                if a[[p, q]].abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[[q, q]] - a[[p, p]]) / (2.0 * a[[p, q]]);
-                let tt = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let tt = if theta == 0.0 { 1.0 } else { tt };
-                let c = 1.0 / (tt * tt + 1.0).sqrt();
-                let s = tt * c;
-                for k in 0..n {
-                    let (akp, akq) = (a[[k, p]], a[[k, q]]);
-                    a[[k, p]] = c * akp - s * akq;
-                    a[[k, q]] = s * akp + c * akq;
-                }
-                for k in 0..n {
-                    let (apk, aqk) = (a[[p, k]], a[[q, k]]);
-                    a[[p, k]] = c * apk - s * aqk;
-                    a[[q, k]] = s * apk + c * aqk;
-                }
-                for k in 0..n {
-                    let (vkp, vkq) = (v[[k, p]], v[[k, q]]);
-                    v[[k, p]] = c * vkp - s * vkq;
-                    v[[k, q]] = s * vkp + c * vkq;
-                }
-            }
-        }
-    }
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.sort_by(|&i, &j| a[[j, j]].total_cmp(&a[[i, i]]));
-    let vals = idx.iter().map(|&i| a[[i, i]]).collect();
-    let mut vecs = Array2::zeros((n, n));
-    for (c, &i) in idx.iter().enumerate() {
-        vecs.column_mut(c).assign(&v.column(i));
-    }
-    (vals, vecs)
+/// Mean loss of the task about to be trained, over epochs 2..E (the analysis layer's
+/// online loss).
+fn online_loss(losses: ArrayView2<f64>, order: &[usize], _t: usize) -> f64 {
+    let order: Vec<i64> = order.iter().map(|&t| t as i64).collect();
+    reawaken_analysis::online_loss(&losses, &order)
+        .ok()
+        .and_then(|o| o.mean_after_first)
+        .unwrap_or(f64::NAN)
 }
 
 /// (variance fraction of top-2 PCs, ring: number of task-order steps i→i+1 (cyclic) whose
 /// angle advances in the dominant direction, winding number).
 fn ring_stats(points: ArrayView2<f64>) -> (f64, usize, f64) {
     let t = points.nrows();
-    let mean = points
-        .mean_axis(Axis(0))
-        .unwrap_or_else(|| ndarray::Array1::zeros(points.ncols()));
-    let c = &points - &mean;
-    let k = c.dot(&c.t()); // (T, T) Gram of centred points: same nonzero spectrum as covariance
-    let (vals, vecs) = sym_eig(&k);
-    let total: f64 = vals.iter().filter(|v| **v > 0.0).sum();
-    let frac = (vals[0].max(0.0) + vals.get(1).copied().unwrap_or(0.0).max(0.0)) / total;
-    // PC scores of task i = sqrt(lambda) * u_i
+    let Ok(p) = reawaken_analysis::pca::pca(&points, 2) else {
+        return (f64::NAN, 0, f64::NAN);
+    };
+    let frac = p.explained_variance_ratio.sum();
     let ang: Vec<f64> = (0..t)
-        .map(|i| {
-            let a = vecs[[i, 0]] * vals[0].max(0.0).sqrt();
-            let b = vecs[[i, 1]] * vals[1].max(0.0).sqrt();
-            b.atan2(a)
-        })
+        .map(|i| p.scores[[i, 1]].atan2(p.scores[[i, 0]]))
         .collect();
     let steps: Vec<f64> = (0..t)
         .map(|i| {
@@ -416,9 +329,8 @@ fn drift(a: &[String]) -> Result<(), String> {
 /// rs-npy FILE...: RS(1..E-1) of float64/float32 .npy loss matrices from bench/toy_numpy.py (cyclic).
 fn rs_npy(files: &[String]) -> Result<(), String> {
     for f in files {
-        let bytes = std::fs::read(f).map_err(|e| format!("{f}: {e}"))?;
-        let m =
-            parse_npy(&bytes).ok_or_else(|| format!("{f}: not a 2-D little-endian f4/f8 .npy"))?;
+        let m: Array2<f64> =
+            reawaken_analysis::record::read_npy_f64(f).map_err(|e| e.to_string())?;
         let t = m.ncols();
         let e = (m.nrows() - 1) / t;
         let order: Vec<usize> = (0..e).flat_map(|_| 0..t).collect();
@@ -429,39 +341,6 @@ fn rs_npy(files: &[String]) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-fn parse_npy(b: &[u8]) -> Option<Array2<f64>> {
-    if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
-        return None;
-    }
-    let (hlen, start) = if b[6] == 1 {
-        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
-    } else {
-        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
-    };
-    let header = std::str::from_utf8(b.get(start..start + hlen)?).ok()?;
-    let data = b.get(start + hlen..)?;
-    let f8 = header.contains("'<f8'");
-    if !f8 && !header.contains("'<f4'") {
-        return None;
-    }
-    let sh = header.split("'shape': (").nth(1)?.split(')').next()?;
-    let dims: Vec<usize> = sh
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let (r, c) = (*dims.first()?, *dims.get(1)?);
-    let vals: Vec<f64> = if f8 {
-        data.chunks_exact(8)
-            .map(|ch| f64::from_le_bytes(ch.try_into().unwrap_or([0; 8])))
-            .collect()
-    } else {
-        data.chunks_exact(4)
-            .map(|ch| f32::from_le_bytes(ch.try_into().unwrap_or([0; 4])) as f64)
-            .collect()
-    };
-    Array2::from_shape_vec((r, c), vals.get(..r * c)?.to_vec()).ok()
 }
 
 fn main() -> std::process::ExitCode {

@@ -1,115 +1,55 @@
-//! The configuration of a toy run (SPEC §3), its defaults and its validation.
-
-use std::fmt;
-use std::str::FromStr;
+//! The configuration of a toy run (docs/toy-model.md), its defaults and its validation.
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ParseChoiceError, ToyError};
+pub use reawaken_analysis::Order;
 
-/// The task-specific map f_i from the fast vector w to the target of task i.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mapping {
-    /// f_i(w) = y_i − w, with fixed random task targets y_i (paper Fig. 10b, 11).
-    Target,
-    /// f_i(w) = w (paper Fig. 10a).
-    Identity,
-}
+use crate::error::ToyError;
 
-impl Mapping {
-    /// The flag value (`target` / `identity`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mapping::Target => "target",
-            Mapping::Identity => "identity",
-        }
+reawaken_analysis::choice! {
+    /// The task-specific map f_i from the fast vector w to the target of task i.
+    pub enum Mapping("mapping") {
+        /// f_i(w) = y_i − w, with fixed random task targets y_i (paper Fig. 10b, 11).
+        Target = "target",
+        /// f_i(w) = w (paper Fig. 10a).
+        Identity = "identity",
     }
 }
 
-impl fmt::Display for Mapping {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Mapping {
-    type Err = ParseChoiceError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "target" => Ok(Mapping::Target),
-            "identity" => Ok(Mapping::Identity),
-            _ => Err(ParseChoiceError {
-                what: "mapping",
-                got: s.to_string(),
-                expected: "'target' (f_i(w) = y_i - w) or 'identity' (f_i(w) = w)",
-            }),
-        }
-    }
-}
-
-/// The order in which tasks are trained within each epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Order {
-    /// Tasks 0..T−1 in the same order every epoch.
-    Cyclic,
-    /// A new seeded random permutation of the tasks every epoch.
-    Shuffled,
-}
-
-impl Order {
-    /// The flag value (`cyclic` / `shuffled`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Order::Cyclic => "cyclic",
-            Order::Shuffled => "shuffled",
-        }
-    }
-}
-
-impl fmt::Display for Order {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Order {
-    type Err = ParseChoiceError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "cyclic" => Ok(Order::Cyclic),
-            "shuffled" => Ok(Order::Shuffled),
-            _ => Err(ParseChoiceError {
-                what: "order",
-                got: s.to_string(),
-                expected: "'cyclic' or 'shuffled'",
-            }),
-        }
-    }
-}
-
-/// Resolved settings of one toy simulation. Keys (serde, TOML) are the CLI flag names.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Settings of one toy simulation: the one typed config of `reawaken toy simulate`.
+/// Its fields are the command's flags (clap) and the keys of `--config` files and of
+/// `run.json`'s `config` (serde, kebab-case); defaults are the paper's Fig. 10b setting.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct ToyConfig {
-    /// Seed of every random draw (data, initial P and w, shuffled orders).
+    /// Seed of every random draw: data x_i, targets y_i, initial P and w, shuffled orders.
+    #[arg(long, value_name = "S", default_value_t = ToyConfig::default().seed)]
     pub seed: u64,
-    /// T, the number of tasks.
+    /// T, the number of tasks (one data point each).
+    #[arg(long, value_name = "T", default_value_t = ToyConfig::default().tasks)]
     pub tasks: usize,
     /// N, the dimension of the data points x_i.
+    #[arg(long, value_name = "N", default_value_t = ToyConfig::default().input_dim)]
     pub input_dim: usize,
-    /// M, the dimension of the embedding space (rows of P, length of w and y_i).
+    /// M, the embedding dimension (rows of P; length of w and y_i).
+    #[arg(long, value_name = "M", default_value_t = ToyConfig::default().embed_dim)]
     pub embed_dim: usize,
-    /// α, the step size of the gradient step on P.
+    /// α, the step size of the gradient step on P; lr·N/3 must stay below 2.
+    #[arg(long, value_name = "A", allow_negative_numbers = true, default_value_t = ToyConfig::default().lr)]
     pub lr: f64,
-    /// The task maps f_i.
+    /// Task maps: `target` f_i(w) = y_i − w (paper Fig. 10b), `identity` f_i(w) = w
+    /// (Fig. 10a).
+    #[arg(long, value_name = "target|identity", default_value_t = ToyConfig::default().mapping)]
     pub mapping: Mapping,
     /// E, the number of epochs (passes over all T tasks).
+    #[arg(long, value_name = "E", default_value_t = ToyConfig::default().epochs)]
     pub epochs: usize,
-    /// K, training steps per episode (one episode = K steps on one task).
+    /// K, training steps per episode (the paper uses 1).
+    #[arg(long, value_name = "K", default_value_t = ToyConfig::default().steps)]
     pub steps: usize,
-    /// Cyclic or shuffled task order.
+    /// Task order: `cyclic` (0..T−1 every epoch), `shuffled` (a new seeded permutation
+    /// every epoch) or `prequential-shuffled` (task 1 first, the rest shuffled).
+    #[arg(long, value_name = "ORDER", default_value_t = ToyConfig::default().order)]
     pub order: Order,
 }
 

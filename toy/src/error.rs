@@ -1,18 +1,6 @@
 //! Errors of the toy model.
 
-use crate::simulate::ToyRun;
-
-/// A choice flag (`--mapping`, `--order`) got a value it does not know.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what} '{got}': expected one of {expected}")]
-pub struct ParseChoiceError {
-    /// Which setting was parsed (`mapping`, `order`).
-    pub what: &'static str,
-    /// The value given.
-    pub got: String,
-    /// The accepted values, human readable.
-    pub expected: &'static str,
-}
+use crate::run::ToyRun;
 
 /// Everything that can go wrong when configuring or running the toy model.
 #[derive(Debug, thiserror::Error)]
@@ -54,4 +42,23 @@ pub enum ToyError {
         /// What ran until then (all values finite).
         partial: Box<ToyRun>,
     },
+    /// The run diverged and its record says so (status `diverged`).
+    #[error(
+        "the run diverged: a loss became inf/NaN in episode {episode} (lower --lr); the record          in `{}` has status \"diverged\" and holds the {kept} episodes before it",
+        dir.display()
+    )]
+    Diverged {
+        /// The episode whose loss was non-finite.
+        episode: usize,
+        /// Episodes kept in the record.
+        kept: usize,
+        /// The record.
+        dir: std::path::PathBuf,
+    },
+    /// Writing or reading the run record failed.
+    #[error(transparent)]
+    Record(#[from] reawaken_analysis::RecordError),
+    /// The metrics could not be computed.
+    #[error("computing metrics: {0}")]
+    Metrics(#[from] reawaken_analysis::MetricsError),
 }

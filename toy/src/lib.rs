@@ -21,11 +21,16 @@ pub mod config;
 pub mod dynamics;
 pub mod error;
 pub mod problem;
+pub mod record;
 pub mod reference;
+pub mod run;
 pub mod simulate;
 
 pub use config::{Mapping, Order, ToyConfig};
 pub use dynamics::{Dynamics, FastState};
-pub use error::{ParseChoiceError, ToyError};
+pub use error::ToyError;
+pub use reawaken_analysis::ParseChoiceError;
 pub use problem::{Init, InitMethod, ToyProblem};
-pub use simulate::{check_stability, make_order, run_with_order, simulate, ToyRun};
+pub use record::simulate_to_record;
+pub use run::ToyRun;
+pub use simulate::{check_stability, make_order, run_with_order, simulate};

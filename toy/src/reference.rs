@@ -8,7 +8,8 @@ use crate::config::Mapping;
 use crate::dynamics::Dynamics;
 use crate::error::ToyError;
 use crate::problem::{Init, ToyProblem};
-use crate::simulate::{run_with, ToyRun};
+use crate::run::ToyRun;
+use crate::simulate::run_with;
 
 /// The state (P, w) with P materialised.
 #[derive(Clone, Debug)]

@@ -6,26 +6,8 @@ use rand::seq::SliceRandom;
 use crate::config::{unstable_message, Order, ToyConfig, UNSTABLE_STEP_FACTOR};
 use crate::dynamics::{Dynamics, FastState};
 use crate::error::ToyError;
-use crate::problem::{rng, stream, InitMethod, ToyProblem};
-
-/// The result of a toy simulation (all values finite).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ToyRun {
-    /// Shape (episodes + 1, T): row s = ℓ_j of every task j after s episodes; row 0 before
-    /// training.
-    pub losses: Array2<f64>,
-    /// Length = episodes: the task trained in episode s (its losses are row s + 1).
-    pub order: Vec<usize>,
-    /// Shape (snapshots, T, M): the points f_i⁻¹(P x_i) of every task, at episode 0 and
-    /// after every T episodes (for plain runs: index e = end of epoch e, 0 = init; E + 1
-    /// snapshots).
-    pub points: Array3<f64>,
-    /// max_i α‖x_i‖² of the data (the P-step multiplies the trained task's residual by
-    /// 1 − α‖x_i‖²; must stay < 2).
-    pub step_factor_max: f64,
-    /// How the initial projections P0·X were produced.
-    pub init_method: InitMethod,
-}
+use crate::run::ToyRun;
+use crate::problem::{rng, stream, ToyProblem};
 
 /// The task order of a configuration: T·E task indices.
 /// Cyclic: 0..T−1 every epoch. Shuffled: a new permutation every epoch, drawn from the
@@ -40,6 +22,10 @@ pub fn make_order(cfg: &ToyConfig) -> Vec<usize> {
             Order::Cyclic => order.extend(0..t),
             Order::Shuffled => {
                 perm.shuffle(&mut r);
+                order.extend_from_slice(&perm);
+            }
+            Order::PrequentialShuffled => {
+                perm[1..].shuffle(&mut r);
                 order.extend_from_slice(&perm);
             }
         }

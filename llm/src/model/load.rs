@@ -13,10 +13,10 @@ use std::str::FromStr;
 use safetensors::tensor::{Dtype, SafeTensors, View};
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::config::GptNeoXConfig;
-use crate::error::{LlmError, Result};
-use crate::gpt_neox::{FreshInit, GptNeoX};
-use crate::tokenizer::Tokenizer;
+use crate::model::config::GptNeoXConfig;
+use crate::model::error::{LlmError, Result};
+use crate::model::gpt_neox::{FreshInit, GptNeoX};
+use crate::model::tokenizer::Tokenizer;
 
 /// Weight file of an unsharded model directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{LlmError, Result};
+use crate::model::error::{LlmError, Result};
 
 /// The GPT-NeoX hyper-parameters (names as in Hugging Face `config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

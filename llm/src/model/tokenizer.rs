@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::error::{LlmError, Result};
+use crate::model::error::{LlmError, Result};
 
 /// Special-token spellings tried, in order, to find the end-of-text id of a `tokenizer.json`.
 const EOS_SPELLINGS: [&str; 5] = ["<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]"];

@@ -17,10 +17,10 @@ use std::str::FromStr;
 
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::config::GptNeoXConfig;
-use crate::error::{LlmError, Result};
-use crate::gpt_neox::{FreshInit, GptNeoX};
-use crate::load::LoadedModel;
+use crate::model::config::GptNeoXConfig;
+use crate::model::error::{LlmError, Result};
+use crate::model::gpt_neox::{FreshInit, GptNeoX};
+use crate::model::load::LoadedModel;
 
 /// One Pythia shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +32,16 @@ pub struct Preset {
     pub vocab: i64,
 }
 
-/// Every Pythia model shape.
-pub const PRESETS: [Preset; 10] = [
+/// Every preset shape: `tiny` (the default fresh model of `llm probe`, small enough for
+/// a laptop CPU) and the Pythia sizes.
+pub const PRESETS: [Preset; 11] = [
+    Preset {
+        name: "tiny",
+        width: 128,
+        depth: 2,
+        heads: 4,
+        vocab: 50304,
+    },
     Preset {
         name: "pythia-14m",
         width: 128,
@@ -106,17 +114,13 @@ pub const PRESETS: [Preset; 10] = [
     },
 ];
 
-/// Finds a preset by name (`pythia-70m`; the `pythia-` prefix may be left out).
+/// Finds a preset by name (`tiny`, `pythia-70m`; the `pythia-` prefix may be left out).
 pub fn preset(name: &str) -> Result<Preset> {
     let lower = name.to_ascii_lowercase();
-    let full = if lower.starts_with("pythia-") {
-        lower
-    } else {
-        format!("pythia-{lower}")
-    };
+    let full = format!("pythia-{lower}");
     PRESETS
         .iter()
-        .find(|p| p.name == full)
+        .find(|p| p.name == lower || p.name == full)
         .copied()
         .ok_or_else(|| LlmError::UnknownPreset {
             name: name.to_string(),
@@ -150,6 +154,16 @@ pub enum InitScheme {
     Pythia,
     /// Every matrix N(0, σ²), biases 0, LayerNorm 1/0 (paper B.4 uses σ = 0.02).
     Isotropic(f64),
+}
+
+impl std::fmt::Display for InitScheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InitScheme::Pythia => f.write_str("pythia"),
+            InitScheme::Isotropic(s) if *s == 0.02 => f.write_str("isotropic"),
+            InitScheme::Isotropic(s) => write!(f, "isotropic:{s}"),
+        }
+    }
 }
 
 impl FromStr for InitScheme {

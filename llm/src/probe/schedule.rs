@@ -6,32 +6,9 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::probe_error::{ProbeError, Result};
+use crate::probe::error::{ProbeError, Result};
 
-/// Order of the T tasks within each epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    /// 0..T−1 every epoch (the task order itself is a random draw of documents).
-    Cyclic,
-    /// A new random permutation every epoch.
-    Shuffled,
-    /// Like `Shuffled`, but task 0 is always first (paper §3.5, prequential comparison).
-    PrequentialShuffled,
-}
-
-impl std::str::FromStr for Order {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "cyclic" => Ok(Order::Cyclic),
-            "shuffled" => Ok(Order::Shuffled),
-            "prequential-shuffled" => Ok(Order::PrequentialShuffled),
-            other => Err(format!(
-                "unknown order `{other}` (expected cyclic|shuffled|prequential-shuffled)"
-            )),
-        }
-    }
-}
+pub use reawaken_analysis::Order;
 
 /// How many one-off documents are inserted after each epoch but the last (paper B.7):
 /// a fixed `K` (`min == max`), or a number drawn uniformly from `min..=max` for every

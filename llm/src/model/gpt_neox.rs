@@ -17,8 +17,8 @@
 use tch::nn::{self, Init};
 use tch::{Kind, Reduction, Tensor};
 
-use crate::config::{Activation, GptNeoXConfig};
-use crate::error::{LlmError, Result};
+use crate::model::config::{Activation, GptNeoXConfig};
+use crate::model::error::{LlmError, Result};
 
 /// `x·Wᵀ + b` with HF's `nn.Linear` parameter layout (`weight` is `[out, in]`).
 #[derive(Debug)]
@@ -197,7 +197,7 @@ impl Block {
     }
 }
 
-/// How freshly created variables are filled (see [`crate::presets`] for Pythia's recipe).
+/// How freshly created variables are filled (see [`crate::model::presets`] for Pythia's recipe).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum FreshInit {
     /// HF `_init_weights`: matrices N(0, initializer_range²), biases 0, LayerNorm 1/0.

@@ -6,7 +6,7 @@
 //! paragraph of 400–550 characters of everyday prose (nature, science, history, daily life).
 
 /// The raw text of the built-in corpus (documents separated by blank lines).
-pub const BUILTIN_CORPUS: &str = include_str!("../corpus/builtin.txt");
+pub const BUILTIN_CORPUS: &str = include_str!("../../corpus/builtin.txt");
 
 /// Name used in `tasks.json` for documents of the built-in corpus.
 pub const BUILTIN_NAME: &str = "built-in corpus";

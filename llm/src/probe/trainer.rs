@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use crate::probe_error::{ProbeError, Result};
+use crate::probe::error::{ProbeError, Result};
 
 /// What the probe needs from a causal language model.
 pub trait CausalLm {
@@ -30,44 +30,23 @@ pub trait CausalLm {
     fn device(&self) -> Device;
 }
 
-/// Optimizer of the episodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Optim {
-    /// Plain gradient descent, constant lr, no momentum, no weight decay (paper default).
-    Sgd,
-    /// Adam (β = 0.9, 0.999, ε = 1e-8, no weight decay), state reset at every document.
-    Adam,
-}
-
-impl std::str::FromStr for Optim {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "sgd" => Ok(Optim::Sgd),
-            "adam" => Ok(Optim::Adam),
-            o => Err(format!("unknown optimizer `{o}` (expected sgd|adam)")),
-        }
+reawaken_analysis::choice! {
+    /// Optimizer of the episodes.
+    pub enum Optim("optimizer") {
+        /// Plain gradient descent, constant lr, no momentum, no weight decay (paper default).
+        Sgd = "sgd",
+        /// Adam (β = 0.9, 0.999, ε = 1e-8, no weight decay), state reset at every document.
+        Adam = "adam",
     }
 }
 
-/// Learning-rate schedule over the whole run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LrSchedule {
-    Constant,
-    /// Cosine decay from lr to 0 over all steps of the run (paper B.6).
-    Cosine,
-}
-
-impl std::str::FromStr for LrSchedule {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "constant" => Ok(LrSchedule::Constant),
-            "cosine" => Ok(LrSchedule::Cosine),
-            o => Err(format!(
-                "unknown lr schedule `{o}` (expected constant|cosine)"
-            )),
-        }
+reawaken_analysis::choice! {
+    /// Learning-rate schedule over the whole run.
+    pub enum LrSchedule("lr schedule") {
+        /// The same lr at every step.
+        Constant = "constant",
+        /// Cosine decay from lr to 0 over all steps of the run (paper B.6).
+        Cosine = "cosine",
     }
 }
 
@@ -594,7 +573,7 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
     }
 }
 
-impl CausalLm for crate::gpt_neox::GptNeoX {
+impl CausalLm for crate::model::gpt_neox::GptNeoX {
     fn logits(&self, ids: &Tensor) -> Result<Tensor> {
         Ok(self.forward(ids))
     }
@@ -602,7 +581,7 @@ impl CausalLm for crate::gpt_neox::GptNeoX {
         Ok(self.hidden_states(ids))
     }
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        crate::gpt_neox::GptNeoX::named_parameters(self)
+        crate::model::gpt_neox::GptNeoX::named_parameters(self)
     }
     fn num_layers(&self) -> usize {
         self.config().num_hidden_layers.max(0) as usize

@@ -1,4 +1,4 @@
-//! Errors of the probe half (documents, schedule, trainer, recorders).
+//! Errors of `llm probe` (settings, documents, schedule, trainer, recorders, record).
 use std::path::PathBuf;
 
 /// Everything that can go wrong while preparing or running a probe.
@@ -19,10 +19,26 @@ pub enum ProbeError {
     Torch(#[from] tch::TchError),
     /// Loading or building the model failed.
     #[error(transparent)]
-    Llm(#[from] crate::error::LlmError),
+    Llm(#[from] crate::model::error::LlmError),
     /// The model does not have what the probe needs (e.g. a parameter name).
     #[error("model: {0}")]
     Model(String),
+    /// A setting is out of range or does not fit the model or the documents. `key` is the
+    /// setting's name (the flag without `--`, the TOML key); the CLI spells it as a flag.
+    #[error("`{key}` {problem}")]
+    Setting {
+        key: &'static str,
+        problem: String,
+    },
+    /// The run record cannot be written or read, or does not fit the run.
+    #[error(transparent)]
+    Record(#[from] reawaken_analysis::RecordError),
+    /// A record that cannot be resumed, and why.
+    #[error("{0}")]
+    Resume(String),
+    /// The metrics could not be computed.
+    #[error("metrics: {0}")]
+    Metrics(#[from] reawaken_analysis::MetricsError),
 }
 
 impl ProbeError {

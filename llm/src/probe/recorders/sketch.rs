@@ -1,5 +1,5 @@
-//! Recorders of the probe (paper §4): weight and activation trajectories, exact or
-//! sketched, plus the gradient cosine matrix.
+//! Vectors recorded by the probe's recorders: weight and activation trajectories, exact
+//! or sketched, and the cosine matrix of gradients.
 //!
 //! ## The sketch
 //! A vector x ∈ R^D larger than the budget is stored as its CountSketch
@@ -13,7 +13,7 @@
 //! `tests::sketch_preserves_geometry`, numbers in docs/llm-probe.md).
 use tch::{Device, Kind, Tensor};
 
-use crate::probe_error::{ProbeError, Result};
+use crate::probe::error::{ProbeError, Result};
 
 const PRIME: i64 = 2_147_483_647; // 2^31 − 1
 const CHUNK: i64 = 1 << 22;
@@ -30,7 +30,7 @@ pub struct Sketch {
 
 impl Sketch {
     pub fn new(dim: usize, seed: u64) -> Self {
-        let h = |k: u64| (crate::trainer::sub_seed(seed, 77, k) % (PRIME as u64 - 1)) as i64 + 1;
+        let h = |k: u64| (crate::probe::trainer::sub_seed(seed, 77, k) % (PRIME as u64 - 1)) as i64 + 1;
         Sketch {
             dim: dim.max(1),
             a1: h(1),
@@ -138,19 +138,23 @@ fn flat_cat(parts: &[Tensor]) -> Tensor {
     }
 }
 
-/// Cosine-similarity matrix of flat vectors (on their device), returned row-major.
-pub fn cosine_matrix(vectors: &[Tensor]) -> Result<Vec<Vec<f32>>> {
+/// Cosine-similarity matrix of flat vectors, computed on their device (float64) and
+/// finished with the analysis layer's rule (`apply_cosine_rule`: a zero vector has NaN
+/// similarity, the diagonal is 1).
+pub fn cosine_matrix(vectors: &[Tensor]) -> Result<ndarray::Array2<f64>> {
     let _guard = tch::no_grad_guard();
     let stacked = Tensor::stack(vectors, 0).to_kind(Kind::Double);
     let norms = stacked.norm_scalaropt_dim(2, [1i64].as_slice(), true);
     let unit = &stacked / norms.clamp_min(1e-300);
-    let gram = unit
-        .matmul(&unit.tr())
-        .to_kind(Kind::Float)
-        .to_device(Device::Cpu);
+    let gram = unit.matmul(&unit.tr()).to_device(Device::Cpu);
     let n = vectors.len();
-    let flat: Vec<f32> = Vec::<f32>::try_from(&gram.flatten(0, -1))?;
-    Ok(flat.chunks(n).map(<[f32]>::to_vec).collect())
+    let flat: Vec<f64> = Vec::<f64>::try_from(&gram.flatten(0, -1))?;
+    let norms: Vec<f64> = Vec::<f64>::try_from(&norms.flatten(0, -1).to_device(Device::Cpu))?;
+    let mut c = ndarray::Array2::from_shape_vec((n, n), flat)
+        .map_err(|e| ProbeError::Model(format!("cosine matrix: {e}")))?;
+    let direction: Vec<bool> = norms.iter().map(|v| *v > 0.0 && v.is_finite()).collect();
+    reawaken_analysis::similarity::apply_cosine_rule(&mut c, &direction);
+    Ok(c)
 }
 
 /// Parameter names matching `pattern`: exact name, or a glob with `*` (any run of
@@ -216,7 +220,7 @@ mod tests {
         let mut max_err = 0f32;
         for i in 0..12 {
             for j in 0..12 {
-                max_err = max_err.max((exact[i][j] - approx[i][j]).abs());
+                max_err = max_err.max((exact[[i, j]] - approx[[i, j]]).abs() as f32);
             }
         }
         let mut max_norm_rel = 0f64;

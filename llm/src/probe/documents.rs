@@ -7,8 +7,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::corpus::{BUILTIN_CORPUS, BUILTIN_NAME};
-use crate::probe_error::{ProbeError, Result};
+use crate::probe::corpus::{BUILTIN_CORPUS, BUILTIN_NAME};
+use crate::probe::error::{ProbeError, Result};
 
 /// One source document and where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,25 +18,13 @@ pub struct Document {
     pub source: String,
 }
 
-/// How T documents are chosen among those available.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sample {
-    /// T documents drawn without replacement with the seed (the paper).
-    Random,
-    /// The first T in file order.
-    First,
-}
-
-impl std::str::FromStr for Sample {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "random" => Ok(Sample::Random),
-            "first" => Ok(Sample::First),
-            other => Err(format!(
-                "unknown sample mode `{other}` (expected random|first)"
-            )),
-        }
+reawaken_analysis::choice! {
+    /// How T documents are chosen among those available.
+    pub enum Sample("sample mode") {
+        /// T documents drawn without replacement with the seed (the paper).
+        Random = "random",
+        /// The first T in file order.
+        First = "first",
     }
 }
 

@@ -1,0 +1,370 @@
+//! The settings of `llm probe`: one typed struct that is at once the command's flags
+//! (clap), the schema of `--config` files and the `config` object of `run.json` (serde,
+//! kebab-case keys). Meaning of every setting: docs/llm-probe.md.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::presets::InitScheme;
+use crate::probe::documents::Sample;
+use crate::probe::error::{ProbeError, Result};
+use crate::probe::schedule::{InsertRandom, Order};
+use crate::probe::trainer::{LrSchedule, Optim};
+
+/// Every setting of `llm probe`. Defaults (no flags): a fresh `tiny` model (width 128, 2
+/// blocks, 4 heads, Pythia init, byte tokenizer) on T = 10 documents of the built-in
+/// corpus, C = 64, M = 10 SGD steps at lr 0.01, E = 4, cyclic, all recorders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct ProbeConfig {
+    /// Seed of everything random (document sample, init, orders, masking).
+    #[arg(long, default_value_t = d().seed)]
+    pub seed: u64,
+    /// Hugging Face model directory (config.json, model.safetensors, tokenizer.json),
+    /// e.g. a downloaded pythia-160m. Without it a fresh --preset model is trained.
+    #[arg(long, value_name = "HF_DIR", conflicts_with = "preset")]
+    pub model: Option<PathBuf>,
+    /// Shape of a fresh model: tiny (width 128, 2 blocks, 4 heads), or a Pythia size
+    /// 14m, 31m, 70m, 160m, 410m, 1b, 1.4b, 2.8b, 6.9b, 12b.
+    #[arg(long, default_value_t = d().preset)]
+    pub preset: String,
+    /// Width (hidden size) of the fresh model [default: the preset's].
+    #[arg(long)]
+    pub width: Option<i64>,
+    /// Depth (number of blocks) of the fresh model [default: the preset's].
+    #[arg(long)]
+    pub depth: Option<i64>,
+    /// Attention heads of the fresh model (must divide the width) [default: the preset's].
+    #[arg(long)]
+    pub heads: Option<i64>,
+    /// Initialisation of a fresh model: pythia, isotropic (σ=0.02), isotropic:SIGMA.
+    #[arg(long, default_value_t = d().init)]
+    pub init: InitScheme,
+    /// `bytes` or a tokenizer.json [default: the model directory's; bytes for a fresh model].
+    #[arg(long, value_name = "bytes|FILE.json")]
+    pub tokenizer: Option<String>,
+    /// Documents: a directory of .txt (one document each, by name), a .jsonl file, or a .txt
+    /// with documents separated by blank lines [default: the built-in corpus, 30 documents].
+    #[arg(long, value_name = "PATH")]
+    pub docs: Option<PathBuf>,
+    /// JSON field holding the text in a .jsonl (CNN/DailyMail: article).
+    #[arg(long, value_name = "NAME", default_value_t = d().text_field)]
+    pub text_field: String,
+    /// random: T documents drawn with the seed (the paper); first: the first T.
+    #[arg(long, value_name = "random|first", default_value_t = d().sample)]
+    pub sample: Sample,
+    /// T: number of documents (tasks).
+    #[arg(long, value_name = "T", default_value_t = d().tasks)]
+    pub tasks: usize,
+    /// C: context length in tokens; documents are truncated to it.
+    #[arg(long, value_name = "C", default_value_t = d().context)]
+    pub context: usize,
+    /// M: gradient steps per document and episode.
+    #[arg(long, value_name = "M", default_value_t = d().steps)]
+    pub steps: usize,
+    /// E: epochs.
+    #[arg(long, value_name = "E", default_value_t = d().epochs)]
+    pub epochs: usize,
+    /// Learning rate [default: with --model the paper's 1e-3 (sgd) / 1e-5 (adam); for a fresh
+    /// model 1e-2 (sgd) / 1e-3 (adam)].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// sgd (plain, constant lr, no weight decay) or adam (state reset at every document).
+    #[arg(long, value_name = "sgd|adam", default_value_t = d().optimizer)]
+    pub optimizer: Optim,
+    /// cyclic (0..T-1 every epoch), shuffled (new permutation every epoch) or
+    /// prequential-shuffled (document 1 always first, paper §3.5).
+    #[arg(long, value_name = "ORDER", default_value_t = d().order)]
+    pub order: Order,
+    /// auto (CUDA if available), cpu, cuda, cuda:N.
+    #[arg(long, default_value_t = d().device)]
+    pub device: String,
+    /// Recorders: comma list of grads, pairwise, weights, acts; or all, none.
+    #[arg(long, value_name = "LIST", default_value_t = d().record)]
+    pub record: Recorders,
+    /// Freeze embed_in and the first B blocks (paper Fig. 5d).
+    #[arg(long, value_name = "B", default_value_t = d().freeze_blocks)]
+    pub freeze_blocks: usize,
+    /// Replace each input token by the pad token with probability p, redrawn every
+    /// episode (paper Fig. 4a).
+    #[arg(long, value_name = "P", default_value_t = d().mask_prob)]
+    pub mask_prob: f64,
+    /// Shift the C-token training window by a random 0..=S tokens every episode (paper
+    /// Fig. 4b); evaluation uses the first C tokens.
+    #[arg(long, value_name = "S", default_value_t = d().window_shift)]
+    pub window_shift: usize,
+    /// constant, or cosine decay to 0 over the whole run (paper B.6).
+    #[arg(long, value_name = "constant|cosine", default_value_t = d().lr_schedule)]
+    pub lr_schedule: LrSchedule,
+    /// Use lr/M per step (paper B.8: same total update for any M).
+    #[arg(long)]
+    pub inverse_lr_scaling: bool,
+    /// With --order cyclic: shuffle documents 2..N+1 every epoch, keep the others fixed
+    /// (paper B.1; N = T-2 fixes only the first and the last).
+    #[arg(long, value_name = "N")]
+    pub partial_shuffle: Option<usize>,
+    /// Insert one-off documents (never repeated) after every epoch but the last: K each
+    /// time, or MIN-MAX for a number drawn per epoch with the seed (paper B.7: 20-100);
+    /// their episodes have order -1.
+    #[arg(long, value_name = "K|MIN-MAX", default_value_t = d().insert_random)]
+    pub insert_random: InsertRandom,
+    /// pairwise: measured from the parameters after epoch P (capped at E).
+    #[arg(long, value_name = "P", default_value_t = d().pairwise_epoch)]
+    pub pairwise_epoch: usize,
+    /// grads: block whose attention query_key_value gradient is used [default: the middle block].
+    #[arg(long, value_name = "BLOCK")]
+    pub grads_block: Option<usize>,
+    /// weights: parameter name or glob (`*`).
+    #[arg(long, value_name = "PATTERN", default_value_t = d().weights_param)]
+    pub weights_param: String,
+    /// acts: task whose final hidden states are recorded (0-based).
+    #[arg(long, value_name = "TASK", default_value_t = d().acts_task)]
+    pub acts_task: usize,
+    /// Dimension of the CountSketch used for large weight/activation vectors.
+    #[arg(long, value_name = "K", default_value_t = d().sketch_dim)]
+    pub sketch_dim: usize,
+    /// Vectors with more elements are sketched; smaller ones are stored exactly.
+    #[arg(long, value_name = "N", default_value_t = d().sketch_budget)]
+    pub sketch_budget: usize,
+    /// Safe point (for --resume) every k episodes; 0 = auto: 1 for models up to 100M
+    /// parameters, else T.
+    #[arg(long, value_name = "K", default_value_t = d().checkpoint_every)]
+    pub checkpoint_every: usize,
+}
+
+fn d() -> ProbeConfig {
+    ProbeConfig::default()
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            seed: 0,
+            model: None,
+            preset: "tiny".into(),
+            width: None,
+            depth: None,
+            heads: None,
+            init: InitScheme::Pythia,
+            tokenizer: None,
+            docs: None,
+            text_field: "text".into(),
+            sample: Sample::Random,
+            tasks: 10,
+            context: 64,
+            steps: 10,
+            epochs: 4,
+            lr: None,
+            optimizer: Optim::Sgd,
+            order: Order::Cyclic,
+            device: "auto".into(),
+            record: Recorders::ALL,
+            freeze_blocks: 0,
+            mask_prob: 0.0,
+            window_shift: 0,
+            lr_schedule: LrSchedule::Constant,
+            inverse_lr_scaling: false,
+            partial_shuffle: None,
+            insert_random: InsertRandom::default(),
+            pairwise_epoch: 4,
+            grads_block: None,
+            weights_param: "embed_out.weight".into(),
+            acts_task: 0,
+            sketch_dim: 4096,
+            sketch_budget: 1 << 18,
+            checkpoint_every: 0,
+        }
+    }
+}
+
+impl ProbeConfig {
+    /// Checks the ranges of the settings that need no model or documents; the error
+    /// names the setting ([`ProbeError::Setting`]).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key: &'static str, problem: String| Err(ProbeError::Setting { key, problem });
+        for (key, v) in [("tasks", self.tasks), ("epochs", self.epochs), ("steps", self.steps)] {
+            if v == 0 {
+                return bad(key, "must be at least 1".into());
+            }
+        }
+        if self.context < 2 {
+            return bad(
+                "context",
+                format!(
+                    "{} is too short: at least 2 tokens are needed for a next-token loss",
+                    self.context
+                ),
+            );
+        }
+        if let Some(lr) = self.lr {
+            if !(lr.is_finite() && lr > 0.0) {
+                return bad("lr", format!("must be a positive finite number, got {lr}"));
+            }
+        }
+        if !(self.mask_prob.is_finite() && (0.0..1.0).contains(&self.mask_prob)) {
+            return bad("mask-prob", format!("must lie in [0, 1), got {}", self.mask_prob));
+        }
+        if self.sketch_dim == 0 {
+            return bad("sketch-dim", "must be at least 1".into());
+        }
+        if self.acts_task >= self.tasks {
+            return bad(
+                "acts-task",
+                format!("{} is not a task (0..{})", self.acts_task, self.tasks),
+            );
+        }
+        if self.model.is_some()
+            && (self.width.is_some() || self.depth.is_some() || self.heads.is_some())
+        {
+            return bad(
+                "width",
+                "(and --depth/--heads) apply to a fresh --preset model, not to --model".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The learning rate: the given one, or the default for the optimizer and model kind.
+    pub fn resolved_lr(&self) -> f64 {
+        self.lr.unwrap_or(match (self.optimizer, self.model.is_some()) {
+            (Optim::Sgd, true) => 1e-3,
+            (Optim::Adam, true) => 1e-5,
+            (Optim::Sgd, false) => 1e-2,
+            (Optim::Adam, false) => 1e-3,
+        })
+    }
+}
+
+/// Which recorders are on. Written as a comma list (`grads,weights`), `all` or `none`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorders {
+    pub grads: bool,
+    pub pairwise: bool,
+    pub weights: bool,
+    pub acts: bool,
+}
+
+impl Recorders {
+    /// Every recorder.
+    pub const ALL: Recorders = Recorders {
+        grads: true,
+        pairwise: true,
+        weights: true,
+        acts: true,
+    };
+
+    fn names(&self) -> Vec<&'static str> {
+        [
+            ("grads", self.grads),
+            ("pairwise", self.pairwise),
+            ("weights", self.weights),
+            ("acts", self.acts),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| n)
+        .collect()
+    }
+}
+
+impl FromStr for Recorders {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let mut r = Recorders::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "none" => {}
+                "all" => r = Recorders::ALL,
+                "grads" => r.grads = true,
+                "pairwise" => r.pairwise = true,
+                "weights" => r.weights = true,
+                "acts" => r.acts = true,
+                other => {
+                    return Err(format!(
+                        "unknown recorder `{other}` (expected a comma-separated list of grads, pairwise, weights, acts, or all/none)"
+                    ))
+                }
+            }
+        }
+        Ok(r)
+    }
+}
+
+impl fmt::Display for Recorders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.names().as_slice() {
+            [] => f.write_str("none"),
+            [_, _, _, _] => f.write_str("all"),
+            names => f.write_str(&names.join(",")),
+        }
+    }
+}
+
+/// Serde as the same string as on the command line, for types with `FromStr` + `Display`.
+macro_rules! serde_as_string {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_string())
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+serde_as_string!(Recorders);
+serde_as_string!(InitScheme);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        cfg: ProbeConfig,
+    }
+
+    #[test]
+    fn flag_defaults_are_the_config_defaults() {
+        let m = Cli::command().try_get_matches_from(["x"]).unwrap();
+        assert_eq!(Cli::from_arg_matches(&m).unwrap().cfg, ProbeConfig::default());
+    }
+
+    #[test]
+    fn every_setting_round_trips_through_json_and_toml() {
+        let mut c = ProbeConfig {
+            record: "grads,acts".parse().unwrap(),
+            init: "isotropic:0.05".parse().unwrap(),
+            order: Order::PrequentialShuffled,
+            insert_random: "20-100".parse().unwrap(),
+            ..Default::default()
+        };
+        c.lr = Some(0.5);
+        let j = serde_json::to_value(&c).unwrap();
+        assert_eq!(j["record"], "grads,acts");
+        assert_eq!(j["order"], "prequential-shuffled");
+        assert_eq!(serde_json::from_value::<ProbeConfig>(j).unwrap(), c);
+        let t: ProbeConfig = toml::from_str("record = \"all\"\ninit = \"isotropic\"\n").unwrap();
+        assert_eq!(t.record, Recorders::ALL);
+        assert_eq!(t.init, InitScheme::Isotropic(0.02));
+        assert_eq!("none".parse::<Recorders>().unwrap().to_string(), "none");
+        assert!("bogus".parse::<Recorders>().is_err());
+    }
+
+    #[test]
+    fn validation_names_the_setting() {
+        let e = ProbeConfig { tasks: 0, ..Default::default() }.validate().unwrap_err();
+        assert!(matches!(e, ProbeError::Setting { key: "tasks", .. }), "{e}");
+        let e = ProbeConfig { acts_task: 10, ..Default::default() }.validate().unwrap_err();
+        assert!(matches!(e, ProbeError::Setting { key: "acts-task", .. }), "{e}");
+        assert!(ProbeConfig::default().validate().is_ok());
+    }
+}

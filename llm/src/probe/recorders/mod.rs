@@ -1,0 +1,149 @@
+//! The probe's recorders (paper §4): what a run records besides the loss matrix.
+//!
+//! Each recorder owns its state and its arrays, says which files it writes and what they
+//! hold ([`Recorder::describe`]), and is called by the run loop at the start (or resume),
+//! after every episode, at every safe point and at the end. To add one: a module here
+//! with a struct implementing [`Recorder`], a flag in `Recorders` (probe/config.rs), and a
+//! line in [`build`]. Analyses of what was recorded (similarity, PCA) come from
+//! `reawaken-analysis`, outside the training loop.
+//!
+//! | recorder | module | files |
+//! |---|---|---|
+//! | `grads` | [`grads`] | `grad_cosine.npy` |
+//! | `pairwise` | [`pairwise`] | `pairwise.npy` |
+//! | `weights` | [`weights`] | `weights.npy`, `weights_update_norm.npy`, `weights_residual_cosine.npy`, `weights_pca.npy` |
+//! | `acts` | [`acts`] | `acts.npy`, `acts_change_norm.npy`, `acts_cosine.npy` |
+
+pub mod acts;
+pub mod grads;
+pub mod pairwise;
+pub mod series;
+pub mod sketch;
+pub mod weights;
+
+use ndarray::{Array1, Array2};
+use reawaken_analysis::record::RunDir;
+
+use crate::probe::config::ProbeConfig;
+use crate::probe::error::{ProbeError, Result};
+use crate::probe::setup::Plan;
+use crate::probe::trainer::{CausalLm, Trainer};
+
+/// One recorder of a probe run. `done` counts the episodes trained so far.
+pub trait Recorder<M: CausalLm> {
+    /// The recorder's name (`grads`, `pairwise`, …), the key of its checkpoint state.
+    fn name(&self) -> &'static str;
+    /// The files it writes and what they hold (for `run.json`'s `arrays`).
+    fn describe(&self) -> Vec<(&'static str, String)>;
+    /// Fields it adds to `run.json` (e.g. which parameter it records).
+    fn info(&self) -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
+    /// A fresh run, before the first episode.
+    fn start(&mut self, _trainer: &Trainer<'_, M>) -> Result<()> {
+        Ok(())
+    }
+    /// A resumed run: reload what was recorded in episodes `0..done` from the record;
+    /// `state` is what [`Recorder::state`] returned at that safe point.
+    fn resume(
+        &mut self,
+        _trainer: &Trainer<'_, M>,
+        _dir: &RunDir,
+        _done: usize,
+        _state: Option<&serde_json::Value>,
+    ) -> Result<()> {
+        Ok(())
+    }
+    /// After episode `done`; `finite` is false when its losses were not all finite (the
+    /// run then ends as diverged).
+    fn after_episode(
+        &mut self,
+        trainer: &Trainer<'_, M>,
+        dir: &RunDir,
+        done: usize,
+        finite: bool,
+    ) -> Result<()>;
+    /// At a safe point: write the arrays that grow with the episodes.
+    fn save(&self, _dir: &RunDir) -> Result<()> {
+        Ok(())
+    }
+    /// What must survive a resume besides the arrays.
+    fn state(&self) -> Option<serde_json::Value> {
+        None
+    }
+    /// The run ended (`complete`, or diverged when false): write the final arrays.
+    fn finish(&mut self, trainer: &Trainer<'_, M>, dir: &RunDir, complete: bool) -> Result<()>;
+}
+
+/// The recorders `cfg.record` asks for, in the order they are called.
+pub fn build<M: CausalLm>(
+    cfg: &ProbeConfig,
+    plan: &Plan,
+    trainer: &Trainer<'_, M>,
+) -> Result<Vec<Box<dyn Recorder<M>>>> {
+    let r = cfg.record;
+    let mut out: Vec<Box<dyn Recorder<M>>> = Vec::new();
+    if r.weights {
+        out.push(Box::new(weights::WeightsRecorder::new(cfg, plan, trainer)));
+    }
+    if r.acts {
+        out.push(Box::new(acts::ActsRecorder::new(cfg, plan, trainer)?));
+    }
+    if r.grads {
+        out.push(Box::new(grads::GradsRecorder::new(plan)));
+    }
+    if r.pairwise {
+        out.push(Box::new(pairwise::PairwiseRecorder::new(cfg, plan)));
+    }
+    Ok(out)
+}
+
+/// Rows of equal length as a 2-D array (shorter rows are zero-padded).
+pub fn to_array2(rows: &[Vec<f32>], width: usize) -> Array2<f32> {
+    let mut a = Array2::<f32>::zeros((rows.len(), width));
+    for (i, r) in rows.iter().enumerate() {
+        for (j, v) in r.iter().enumerate().take(width) {
+            a[[i, j]] = *v;
+        }
+    }
+    a
+}
+
+/// The first `keep` rows of a recorded 2-D array (for a resume).
+pub fn read_rows(dir: &RunDir, name: &str, keep: usize) -> Result<Vec<Vec<f32>>> {
+    let a: Array2<f32> = dir.read_npy(name)?;
+    if a.nrows() < keep {
+        return Err(ProbeError::Resume(format!(
+            "cannot resume: {} has {} rows, the checkpoint needs {keep}",
+            dir.file(name).display(),
+            a.nrows()
+        )));
+    }
+    Ok(a.outer_iter().take(keep).map(|r| r.to_vec()).collect())
+}
+
+/// The first `keep` entries of a recorded 1-D array (for a resume).
+pub fn read_vec<T: ndarray_npy::ReadableElement + Clone>(
+    dir: &RunDir,
+    name: &str,
+    keep: usize,
+) -> Result<Vec<T>> {
+    let a: Array1<T> = dir.read_npy(name)?;
+    if a.len() < keep {
+        return Err(ProbeError::Resume(format!(
+            "cannot resume: {} has {} entries, the checkpoint needs {keep}",
+            dir.file(name).display(),
+            a.len()
+        )));
+    }
+    Ok(a.iter().take(keep).cloned().collect())
+}
+
+/// How a recorded vector series is stored, for the array descriptions in run.json.
+fn storage_kind(sketched: bool, sketch_dim: usize) -> String {
+    if sketched {
+        format!("CountSketch of dimension {sketch_dim}")
+    } else {
+        "exact".into()
+    }
+}

@@ -1,0 +1,389 @@
+//! `llm probe`'s run loop: opens (or resumes) the record, trains the episodes, lets the
+//! recorders record, makes safe points, and writes how the run ended. The loop itself is
+//! [`run_probe`]; what happens before and after it is in the small functions below it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use reawaken_analysis::record::{self, Metrics, OpenMode, RunDir, RunInfo, RunKind, RunStatus};
+use reawaken_analysis::settings::RESUME_MAY_DIFFER;
+use serde::Serialize;
+
+use crate::probe::checkpoint::{self, CheckpointState, LossRecord};
+use crate::probe::config::ProbeConfig;
+use crate::probe::documents::TaskDoc;
+use crate::probe::error::{ProbeError, Result};
+use crate::probe::recorders::{self, Recorder};
+use crate::probe::setup::{self, Plan};
+use crate::probe::trainer::{CausalLm, Trainer};
+use crate::probe::{interrupt, progress};
+
+/// How the record directory is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartMode {
+    Fresh,
+    Force,
+    Resume,
+}
+
+/// What a finished (or stopped) run reports.
+#[derive(Debug, Clone)]
+pub struct ProbeSummary {
+    pub out: PathBuf,
+    pub status: RunStatus,
+    pub episodes_done: usize,
+    pub episodes_total: usize,
+    pub metrics: Metrics,
+    pub message: Option<String>,
+    pub interrupted: bool,
+    pub elapsed_s: f64,
+    pub files: Vec<String>,
+}
+
+/// How the episode loop ended.
+enum End {
+    Complete,
+    Interrupted,
+    Diverged { episode: usize, message: String },
+}
+
+/// Runs (or resumes) a probe and writes its record to `out`.
+pub fn run_probe(
+    mut cfg: ProbeConfig,
+    out: &Path,
+    mode: StartMode,
+    show_progress: bool,
+) -> Result<ProbeSummary> {
+    let t0 = Instant::now();
+    let plan = setup::prepare(&mut cfg)?;
+    let total = plan.episodes.len();
+    let (dir, mut info, resume) = match open_record(&cfg, out, mode, total)? {
+        Opened::AlreadyComplete(summary) => return Ok(*summary),
+        Opened::Ready(dir, info, resume) => (dir, info, resume),
+    };
+    let eval: Vec<Vec<i64>> = plan.tasks.iter().map(|d| d.tokens[..d.eval_tokens].to_vec()).collect();
+    let trainer = Trainer::new(&plan.model.model, plan.train.clone(), eval)?;
+    let mut recs = recorders::build(&cfg, &plan, &trainer)?;
+    write_tasks_json(&dir, &cfg, &plan)?;
+    let (mut losses, prior_s) = begin(&dir, &mut info, &cfg, &plan, &trainer, &mut recs, resume.as_ref())?;
+
+    let start = losses.done();
+    let bar = progress::Progress::new(total, start, show_progress);
+    let mut end = End::Complete;
+    let mut since_safe_point = 0;
+    for s in start..total {
+        if interrupt::requested() {
+            end = End::Interrupted;
+            break;
+        }
+        let ep = plan.episodes[s];
+        let outcome = trainer.train_episode(plan.tokens(ep), s)?;
+        if let Some(step) = outcome.diverged_at_step {
+            let message = format!(
+                "training loss became {} at step {} of episode {} (task {}); try a smaller --lr",
+                outcome.last_loss, step + 1, s + 1, ep.order_value()
+            );
+            end = End::Diverged { episode: s + 1, message };
+            break;
+        }
+        let row = trainer.eval_losses()?;
+        let bad = row.iter().position(|v| !v.is_finite());
+        losses.losses.push(row);
+        losses.order.push(ep.order_value());
+        for r in recs.iter_mut() {
+            r.after_episode(&trainer, &dir, s + 1, bad.is_none())?;
+        }
+        if let Some(j) = bad {
+            let message = format!(
+                "the loss of task {j} became non-finite after episode {} (the row is kept in losses.npy); try a smaller --lr",
+                s + 1
+            );
+            end = End::Diverged { episode: s + 1, message };
+            break;
+        }
+        bar.episode_done(s + 1, outcome.last_loss);
+        since_safe_point += 1;
+        if since_safe_point >= cfg.checkpoint_every && s + 1 < total {
+            checkpoint::save(&dir, &trainer, &losses, &recs)?;
+            info.episodes_done = Some(s + 1);
+            dir.write_run_info(&info)?;
+            since_safe_point = 0;
+        }
+    }
+    bar.finish();
+    let elapsed_s = prior_s + t0.elapsed().as_secs_f64();
+    info.extra.insert("elapsed_before_resume_s".into(), serde_json::json!(prior_s));
+    conclude(end, &dir, info, &trainer, &losses, &mut recs, elapsed_s, total)
+}
+
+/// The record directory, opened as `mode` says.
+enum Opened {
+    /// `--resume` of a run that is already complete: nothing to do.
+    AlreadyComplete(Box<ProbeSummary>),
+    /// The record to write, its `run.json` so far, and the safe point to resume from.
+    Ready(RunDir, RunInfo, Option<CheckpointState>),
+}
+
+fn config_json(cfg: &ProbeConfig) -> Result<serde_json::Value> {
+    serde_json::to_value(cfg)
+        .map_err(|e| ProbeError::Input(format!("cannot record the configuration: {e}")))
+}
+
+fn open_record(cfg: &ProbeConfig, out: &Path, mode: StartMode, total: usize) -> Result<Opened> {
+    let config = config_json(cfg)?;
+    if mode != StartMode::Resume {
+        let open = if mode == StartMode::Force { OpenMode::Force } else { OpenMode::Fresh };
+        let dir = RunDir::create(out, open)?;
+        checkpoint::remove(&dir);
+        let info = RunInfo::new(RunKind::Llm, config, cfg.seed);
+        return Ok(Opened::Ready(dir, info, None));
+    }
+    let dir = RunDir::create(out, OpenMode::Resume)?;
+    let info = dir.read_run_info()?;
+    let refuse = |why: String| Err(ProbeError::Resume(format!("cannot resume {}: {why}", out.display())));
+    if info.kind != RunKind::Llm {
+        return refuse("it is not an `llm probe` record".into());
+    }
+    let diff: Vec<String> = info
+        .config_diff(&config)
+        .into_iter()
+        .filter(|k| !RESUME_MAY_DIFFER.contains(&k.as_str()))
+        .collect();
+    if !diff.is_empty() {
+        let keys: Vec<String> = diff.iter().map(|k| format!("`{k}`")).collect();
+        return refuse(format!(
+            "the configuration differs in {} (run it with the recorded settings, or start a new run with --force)",
+            keys.join(", ")
+        ));
+    }
+    if info.status == RunStatus::Complete {
+        return Ok(Opened::AlreadyComplete(Box::new(ProbeSummary {
+            out: out.to_path_buf(),
+            status: info.status,
+            episodes_done: info.episodes_done.unwrap_or(total),
+            episodes_total: total,
+            metrics: info.metrics.clone(),
+            message: Some("the run was already complete; nothing to do".into()),
+            interrupted: false,
+            elapsed_s: info.timings.elapsed_s.unwrap_or(0.0),
+            files: info.arrays.keys().cloned().collect(),
+        })));
+    }
+    let state = checkpoint::load(&dir)?;
+    if let Some(s) = &state {
+        if s.episodes_done > total {
+            return refuse(format!(
+                "the checkpoint is at episode {} but the run has {total}",
+                s.episodes_done
+            ));
+        }
+    }
+    Ok(Opened::Ready(dir, info, state))
+}
+
+/// Brings the trainer, the loss record and the recorders to episode 0 (a fresh run, which
+/// also makes the first safe point) or to the safe point `resume`. Writes `run.json` with
+/// status `running`; returns the loss record and the seconds spent before a resume.
+fn begin<M: CausalLm>(
+    dir: &RunDir,
+    info: &mut RunInfo,
+    cfg: &ProbeConfig,
+    plan: &Plan,
+    trainer: &Trainer<'_, M>,
+    recs: &mut [Box<dyn Recorder<M>>],
+    resume: Option<&CheckpointState>,
+) -> Result<(LossRecord, f64)> {
+    warn_on_thread_change(info, trainer);
+    let (losses, prior_s) = match resume {
+        Some(state) => {
+            let s = state.episodes_done;
+            checkpoint::restore_params(dir, state, trainer)?;
+            for r in recs.iter_mut() {
+                r.resume(trainer, dir, s, state.recorders.get(r.name()))?;
+            }
+            let before = info.extra.get("elapsed_before_resume_s").and_then(|v| v.as_f64());
+            let prior = before.unwrap_or(0.0) + (record::unix_now() - info.timings.started_unix).max(0.0);
+            tracing::info!("resuming {} at episode {s} of {}", dir.path().display(), plan.episodes.len());
+            (LossRecord::resume(dir, cfg.tasks, s)?, prior)
+        }
+        None => {
+            if info.status == RunStatus::Running && info.episodes_done.is_some() {
+                tracing::warn!("{}: no checkpoint yet, starting from episode 0", dir.path().display());
+            }
+            *info = RunInfo::new(RunKind::Llm, config_json(cfg)?, cfg.seed);
+            let row0 = trainer.eval_losses()?;
+            for r in recs.iter_mut() {
+                r.start(trainer)?;
+            }
+            (LossRecord { tasks: cfg.tasks, losses: vec![row0], order: Vec::new() }, 0.0)
+        }
+    };
+    annotate(info, cfg, plan, trainer, recs);
+    info.status = RunStatus::Running;
+    info.episodes_done = Some(losses.done());
+    dir.write_run_info(info)?;
+    if resume.is_none() {
+        checkpoint::save(dir, trainer, &losses, recs)?;
+    }
+    Ok((losses, prior_s))
+}
+
+/// CPU kernels split work by thread count, so the last bits of a result depend on it.
+fn warn_on_thread_change<M: CausalLm>(info: &RunInfo, trainer: &Trainer<'_, M>) {
+    let threads = tch::get_num_threads();
+    let prev = info.extra.get("cpu_threads").and_then(|v| v.as_i64());
+    if let Some(prev) = prev.filter(|&p| p != i64::from(threads)) {
+        if trainer.device() == tch::Device::Cpu {
+            tracing::warn!(
+                "this run was started with {prev} CPU threads and continues with {threads}: later episodes may differ from an uninterrupted run in the last bits (set OMP_NUM_THREADS={prev} for an exact continuation)"
+            );
+        }
+    }
+}
+
+/// The array descriptions and the run facts of `run.json` (model, threads, recorders).
+fn annotate<M: CausalLm>(
+    info: &mut RunInfo,
+    cfg: &ProbeConfig,
+    plan: &Plan,
+    trainer: &Trainer<'_, M>,
+    recs: &[Box<dyn Recorder<M>>],
+) {
+    info.describe_array(
+        "losses.npy",
+        "float32 (episodes+1, T): mean next-token loss of every task after s episodes (row 0 = before training)",
+    );
+    info.describe_array(
+        "order.npy",
+        "int64 (episodes,): task trained in episode s (leads to row s+1); -1 = one-off random document",
+    );
+    let mc = &plan.model.config;
+    let source = cfg.model.as_ref().map_or_else(
+        || format!("preset {} ({} init)", cfg.preset, cfg.init),
+        |p| p.display().to_string(),
+    );
+    let extra = [
+        ("episodes_total", serde_json::json!(plan.episodes.len())),
+        ("cpu_threads", serde_json::json!(tch::get_num_threads())),
+        (
+            "model",
+            serde_json::json!({
+                "source": source,
+                "parameters": plan.model.num_parameters(),
+                "width": mc.hidden_size,
+                "depth": mc.num_hidden_layers,
+                "heads": mc.num_attention_heads,
+                "intermediate_size": mc.intermediate_size,
+                "vocab": mc.vocab_size,
+                "device": format!("{:?}", trainer.device()),
+            }),
+        ),
+    ];
+    for (k, v) in extra {
+        info.extra.insert(k.into(), v);
+    }
+    for r in recs {
+        for (file, what) in r.describe() {
+            info.describe_array(file, &what);
+        }
+        for (k, v) in r.info() {
+            info.extra.insert(k.into(), v);
+        }
+    }
+}
+
+/// `tasks.json`: which document each task is.
+fn write_tasks_json(dir: &RunDir, cfg: &ProbeConfig, plan: &Plan) -> Result<()> {
+    #[derive(Serialize)]
+    struct TasksJson<'a> {
+        tokenizer: &'a str,
+        context: usize,
+        tasks: Vec<serde_json::Value>,
+        one_off_documents: Vec<serde_json::Value>,
+    }
+    let list = |docs: &[TaskDoc]| -> Vec<serde_json::Value> {
+        docs.iter()
+            .enumerate()
+            .map(|(i, d)| {
+                serde_json::json!({"task": i, "source": d.source, "document_index": d.doc_index,
+                    "excerpt": d.excerpt, "tokens": d.tokens_total, "tokens_used": d.eval_tokens})
+            })
+            .collect()
+    };
+    dir.write_json(
+        "tasks.json",
+        &TasksJson {
+            tokenizer: &plan.tokenizer_desc,
+            context: cfg.context,
+            tasks: list(&plan.tasks),
+            one_off_documents: list(&plan.extra),
+        },
+    )?;
+    Ok(())
+}
+
+/// Writes how the run ended: a safe point (interrupted), or the final arrays, metrics and
+/// status (complete / diverged).
+#[allow(clippy::too_many_arguments)]
+fn conclude<M: CausalLm>(
+    end: End,
+    dir: &RunDir,
+    mut info: RunInfo,
+    trainer: &Trainer<'_, M>,
+    losses: &LossRecord,
+    recs: &mut [Box<dyn Recorder<M>>],
+    elapsed_s: f64,
+    total: usize,
+) -> Result<ProbeSummary> {
+    let done = losses.done();
+    let interrupted = matches!(end, End::Interrupted);
+    let status = match end {
+        End::Interrupted => {
+            checkpoint::save(dir, trainer, losses, recs)?;
+            info.message = Some(format!(
+                "interrupted (Ctrl-C) after episode {done} of {total}; continue with --resume"
+            ));
+            RunStatus::Running
+        }
+        End::Diverged { episode, message } => {
+            losses.save(dir)?;
+            for r in recs.iter_mut() {
+                r.finish(trainer, dir, false)?;
+            }
+            info.diverged_at_episode = Some(episode);
+            info.message = Some(message);
+            checkpoint::remove(dir);
+            RunStatus::Diverged
+        }
+        End::Complete => {
+            losses.save(dir)?;
+            for r in recs.iter_mut() {
+                r.finish(trainer, dir, true)?;
+            }
+            checkpoint::remove(dir);
+            RunStatus::Complete
+        }
+    };
+    info.episodes_done = Some(done);
+    info.metrics = Metrics::compute(&losses.matrix(), &losses.order)?;
+    if status == RunStatus::Running {
+        info.status = RunStatus::Running;
+    } else {
+        info.finish(status);
+        info.timings.elapsed_s = Some(elapsed_s);
+    }
+    // Only the arrays the record really holds are described.
+    info.arrays.retain(|f, _| dir.has(f));
+    dir.write_run_info(&info)?;
+    Ok(ProbeSummary {
+        out: dir.path().to_path_buf(),
+        status,
+        episodes_done: done,
+        episodes_total: total,
+        metrics: info.metrics.clone(),
+        message: info.message.clone(),
+        interrupted,
+        elapsed_s,
+        files: info.arrays.keys().cloned().collect(),
+    })
+}

@@ -1,0 +1,231 @@
+//! From settings to a runnable plan: the model and tokenizer, the documents, the
+//! schedule of episodes and the training hyper-parameters — everything checked before
+//! a record is opened, so a bad setting writes nothing.
+
+use std::path::PathBuf;
+
+use crate::model::load::{self, LoadedModel};
+use crate::model::presets::{self, ShapeOverrides};
+use crate::model::tokenizer::Tokenizer;
+use crate::probe::config::ProbeConfig;
+use crate::probe::documents::{self, TaskDoc};
+use crate::probe::error::{ProbeError, Result};
+use crate::probe::recorders::sketch::matches_pattern;
+use crate::probe::schedule::{self, Episode, ScheduleSpec};
+use crate::probe::trainer::TrainConfig;
+
+/// A resolved run: model, documents, schedule, hyper-parameters.
+pub struct Plan {
+    pub model: LoadedModel,
+    pub tokenizer_desc: String,
+    /// The T tasks (tokenized documents).
+    pub tasks: Vec<TaskDoc>,
+    /// One-off documents of `--insert-random`.
+    pub extra: Vec<TaskDoc>,
+    /// Every episode of the run, in order.
+    pub episodes: Vec<Episode>,
+    /// Episodes done at the end of each epoch.
+    pub epoch_ends: Vec<usize>,
+    pub train: TrainConfig,
+    /// Parameters recorded by `weights` (sorted).
+    pub weights_names: Vec<String>,
+    /// Parameter whose gradient `grads` records.
+    pub grads_param: String,
+    pub hidden_size: usize,
+}
+
+impl Plan {
+    /// Tokens trained in an episode.
+    pub fn tokens(&self, ep: Episode) -> &[i64] {
+        match ep {
+            Episode::Task(i) => &self.tasks[i].tokens,
+            Episode::Random(k) => &self.extra[k].tokens,
+        }
+    }
+}
+
+/// Validates `cfg`, fills in what depends on the model (lr, grads block, safe-point
+/// interval) and builds the plan.
+pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
+    cfg.validate()?;
+    let device = load::select_device(&cfg.device)?;
+    let (model, tokenizer) = model_and_tokenizer(cfg, device)?;
+    cfg.lr = Some(cfg.resolved_lr());
+    let layers = model.config.num_hidden_layers.max(1) as usize;
+    if cfg.freeze_blocks > layers {
+        return Err(setting(
+            "freeze-blocks",
+            format!("{} exceeds the model's {layers} blocks", cfg.freeze_blocks),
+        ));
+    }
+    let grads_block = cfg.grads_block.unwrap_or(layers / 2);
+    if grads_block >= layers {
+        return Err(setting(
+            "grads-block",
+            format!("{grads_block} is not a block of the model (0..{layers})"),
+        ));
+    }
+    cfg.grads_block = Some(grads_block);
+    let (tasks, extra, by_epoch) = documents_and_schedule(cfg, &tokenizer)?;
+    let mut episodes = Vec::new();
+    let mut epoch_ends = Vec::new();
+    for e in by_epoch {
+        episodes.extend(e);
+        epoch_ends.push(episodes.len());
+    }
+    let weights_names = weights_names(cfg, &model)?;
+    if cfg.checkpoint_every == 0 {
+        cfg.checkpoint_every = if model.num_parameters() <= 100_000_000 {
+            1
+        } else {
+            cfg.tasks
+        };
+    }
+    let train = TrainConfig {
+        steps: cfg.steps,
+        lr: cfg.resolved_lr(),
+        optimizer: cfg.optimizer,
+        lr_schedule: cfg.lr_schedule,
+        inverse_lr_scaling: cfg.inverse_lr_scaling,
+        mask_prob: cfg.mask_prob,
+        window_shift: cfg.window_shift,
+        context: cfg.context,
+        freeze_blocks: cfg.freeze_blocks,
+        pad_id: tokenizer.pad_id(),
+        seed: cfg.seed,
+        total_episodes: episodes.len(),
+        eval_logits_budget: 1 << 27,
+    };
+    Ok(Plan {
+        tokenizer_desc: tokenizer.describe(),
+        hidden_size: model.config.hidden_size.max(0) as usize,
+        grads_param: format!("gpt_neox.layers.{grads_block}.attention.query_key_value.weight"),
+        model,
+        tasks,
+        extra,
+        episodes,
+        epoch_ends,
+        train,
+        weights_names,
+    })
+}
+
+fn setting(key: &'static str, problem: String) -> ProbeError {
+    ProbeError::Setting { key, problem }
+}
+
+/// The model (loaded, or a fresh preset) and the tokenizer, checked to fit each other.
+fn model_and_tokenizer(cfg: &ProbeConfig, device: tch::Device) -> Result<(LoadedModel, Tokenizer)> {
+    let (model, tokenizer) = match &cfg.model {
+        Some(dir) => {
+            let m = load::load_hf_dir(dir, device)?;
+            let tok = match &cfg.tokenizer {
+                Some(spec) => Tokenizer::from_spec(spec)?,
+                None => m.tokenizer.clone().ok_or_else(|| {
+                    ProbeError::Input(format!(
+                        "{}: no tokenizer.json in the model directory; pass --tokenizer bytes|FILE.json",
+                        dir.display()
+                    ))
+                })?,
+            };
+            (m, tok)
+        }
+        None => {
+            let tok = Tokenizer::from_spec(cfg.tokenizer.as_deref().unwrap_or("bytes"))?;
+            let shape = ShapeOverrides {
+                width: cfg.width,
+                depth: cfg.depth,
+                heads: cfg.heads,
+                vocab: Some(match tok {
+                    Tokenizer::Bytes => 257,
+                    _ => tok.vocab_size(),
+                }),
+                context: Some((cfg.context + cfg.window_shift).max(2048) as i64),
+            };
+            let m = presets::from_preset(&cfg.preset, &shape, cfg.init, cfg.seed as i64, device)?;
+            (m, tok)
+        }
+    };
+    let path = cfg
+        .tokenizer
+        .as_deref()
+        .map(PathBuf::from)
+        .or_else(|| cfg.model.as_ref().map(|m| m.join("tokenizer.json")))
+        .unwrap_or_else(|| PathBuf::from("bytes"));
+    tokenizer.check_fits(model.config.vocab_size, &path)?;
+    Ok((model, tokenizer))
+}
+
+type Schedule = (Vec<TaskDoc>, Vec<TaskDoc>, Vec<Vec<Episode>>);
+
+/// The T task documents, the one-off documents and the episodes of every epoch.
+fn documents_and_schedule(cfg: &ProbeConfig, tokenizer: &Tokenizer) -> Result<Schedule> {
+    let docs = documents::load_documents(cfg.docs.as_deref(), &cfg.text_field)?;
+    let (task_idx, rest) =
+        documents::sample_indices(docs.len(), cfg.tasks, cfg.sample, cfg.seed)?;
+    let keep = cfg.context + cfg.window_shift;
+    let encode = |s: &str| tokenizer.encode(s).map_err(|e| e.to_string());
+    let tokenize = |idx: &[usize]| {
+        idx.iter()
+            .map(|&i| documents::tokenize_doc(&docs[i], i, keep, cfg.context, &encode))
+            .collect::<Result<Vec<_>>>()
+    };
+    let tasks = tokenize(&task_idx)?;
+    let spec = ScheduleSpec {
+        tasks: cfg.tasks,
+        epochs: cfg.epochs,
+        order: cfg.order,
+        partial_shuffle: cfg.partial_shuffle,
+        insert_random: cfg.insert_random,
+        seed: cfg.seed,
+    };
+    let by_epoch = schedule::build_schedule(&spec)?;
+    let need = schedule::random_docs_used(&by_epoch);
+    if need > rest.len() {
+        let drawn = if cfg.insert_random.min == cfg.insert_random.max {
+            String::new()
+        } else {
+            format!(" (this seed's draw; at most {})", spec.max_random_docs())
+        };
+        return Err(setting(
+            "insert-random",
+            format!(
+                "{} needs {need} one-off documents besides the {} tasks{drawn}, but only {} are available; give --docs more documents or insert fewer",
+                cfg.insert_random,
+                cfg.tasks,
+                rest.len()
+            ),
+        ));
+    }
+    let extra = tokenize(&rest[..need])?;
+    Ok((tasks, extra, by_epoch))
+}
+
+/// The parameters `--weights-param` names (sorted); an error when `weights` is on and
+/// it names none.
+fn weights_names(cfg: &ProbeConfig, model: &LoadedModel) -> Result<Vec<String>> {
+    let mut names: Vec<String> = model
+        .model
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| matches_pattern(n, &cfg.weights_param))
+        .collect();
+    if names.is_empty()
+        && cfg.weights_param == "embed_out.weight"
+        && model.config.tie_word_embeddings
+    {
+        names.push("gpt_neox.embed_in.weight".into());
+    }
+    if cfg.record.weights && names.is_empty() {
+        return Err(setting(
+            "weights-param",
+            format!(
+                "`{}` matches no parameter of the model (e.g. embed_out.weight, gpt_neox.layers.*.attention.dense.weight)",
+                cfg.weights_param
+            ),
+        ));
+    }
+    names.sort();
+    Ok(names)
+}
