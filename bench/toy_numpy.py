@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Straightforward numpy implementation of the reawaken toy model (SPEC §3), the baseline
+"""Straightforward numpy implementation of the reawaken toy model (docs/toy-model.md), the baseline
 of bench/toy.sh and the statistical cross-check of docs/toy-model.md.
 
 Exactly the equations, written the obvious way: an explicit P (M x N); one training step
@@ -25,7 +25,7 @@ import numpy as np
 
 
 def recovery_scores(losses, order, epochs):
-    """RS(n), n = 1..E-1 (SPEC §6, ratio of averages) for any order."""
+    """RS(n), n = 1..E-1 (docs/records.md, ratio of averages) for any order."""
     t = losses.shape[1]
     occ = [[] for _ in range(t)]
     for s, task in enumerate(order):

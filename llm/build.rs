@@ -1,26 +1,9 @@
-//! Adds an rpath to libtorch (see `.cargo/config.toml`) to the llm crate's
-//! tests and examples, so they run without `LD_LIBRARY_PATH`.
-fn main() {
-    println!("cargo:rerun-if-env-changed=LIBTORCH");
-    println!("cargo:rerun-if-changed=build.rs");
-    libtorch_rpath();
-}
+//! Adds an rpath to libtorch to the llm crate's tests and examples (see
+//! `../libtorch_rpath.rs`).
+include!("../libtorch_rpath.rs");
 
-fn libtorch_rpath() {
-    let Some(libtorch) = std::env::var_os("LIBTORCH") else {
-        return;
-    };
-    let root = std::path::PathBuf::from(libtorch);
-    // Resolve the `.libtorch` symlink so the rpath survives a re-link of it.
-    let root = std::fs::canonicalize(&root).unwrap_or(root);
-    let lib = root.join("lib");
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    // Keep libtorch_cuda in the link even though no symbol of it is referenced
-    // directly: it registers the CUDA backend when loaded.
-    if lib.join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-        println!("cargo:rustc-link-arg=-L{}", lib.display());
-        println!("cargo:rustc-link-arg=-ltorch_cuda");
-        println!("cargo:rustc-link-arg=-Wl,--as-needed");
-    }
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=../libtorch_rpath.rs");
+    libtorch_rpath();
 }

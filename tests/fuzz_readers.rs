@@ -21,10 +21,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{Array1, Array2, Ix1, Ix2, IxDyn};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use reawaken::cli::config::parse_toml;
-use reawaken::cli::toy::SimulateConfig;
 use reawaken::figures::input::{load_run, read_float};
 use reawaken_analysis::record::{self, parse_npy_header, RunDir};
+use reawaken_analysis::settings::parse_toml;
+use reawaken_toy::ToyConfig as SimulateConfig;
 
 // ---------------------------------------------------------------------------------
 // Allocation guard: the largest single allocation request made by this test binary.
@@ -490,5 +490,5 @@ fn fuzz_llm_config_toml() {
         b"lr = nan\nsketch-dim = 18446744073709551615\n".to_vec(),
         b"model = \"/nonexistent\"\ntokenizer = \"bytes\"\n".to_vec(),
     ];
-    fuzz_toml_into::<reawaken::probe::ProbeConfig>("llm_config_toml", valid);
+    fuzz_toml_into::<reawaken_llm::probe::ProbeConfig>("llm_config_toml", valid);
 }

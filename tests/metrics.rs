@@ -1,8 +1,10 @@
-//! Property tests of the metrics (SPEC §6) on random orders and hand-built loss curves.
+//! Property tests of the metrics (docs/records.md) on random orders and hand-built loss curves.
 
 use ndarray::Array2;
 use proptest::prelude::*;
-use reawaken_analysis::metrics::{online_loss, recovery_score, shift_averaged_loss, training_episodes};
+use reawaken_analysis::metrics::{
+    online_loss, recovery_score, shift_averaged_loss, training_episodes,
+};
 
 /// A loss matrix where task t's loss in row r, k = r − s − 1 rows after its training in
 /// episode s and g = next − r rows before the row just before its next training, is `f(k, g)`, and `before` before its first training.

@@ -90,7 +90,8 @@ fn defaults_run_and_write_a_complete_record() {
     assert_eq!(info.config["mapping"], "target");
     assert_eq!(info.metrics.recovery_score.len(), 9);
     // The metrics in run.json are those of the stored arrays.
-    let rs = reawaken_analysis::metrics::recovery_score(&losses, order.as_slice().unwrap()).unwrap();
+    let rs =
+        reawaken_analysis::metrics::recovery_score(&losses, order.as_slice().unwrap()).unwrap();
     for (a, b) in rs.iter().zip(&info.metrics.recovery_score) {
         assert!((a.unwrap() - b.unwrap()).abs() < 1e-4);
     }

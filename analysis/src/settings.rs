@@ -45,7 +45,10 @@ pub enum ConfigError {
         err: std::io::Error,
     },
     /// The file is larger than [`MAX_CONFIG_BYTES`].
-    #[error("config file `{path}` is larger than {} bytes; is it really a TOML settings file?", MAX_CONFIG_BYTES)]
+    #[error(
+        "config file `{path}` is larger than {} bytes; is it really a TOML settings file?",
+        MAX_CONFIG_BYTES
+    )]
     TooLarge {
         /// The file.
         path: PathBuf,
@@ -143,6 +146,10 @@ pub fn to_json<C: Serialize>(cfg: &C) -> Result<serde_json::Value, ConfigError> 
 /// Resolves a command's settings: `C::default()`, then the file's values (when a path is
 /// given), then the keys in `given_keys` (kebab-case) copied from `given`, the values
 /// parsed from the command line. Keys of `given` not listed keep the file's value.
+///
+/// The overlay goes through a lossless value tree (`serde-value`), so every value a
+/// setting can hold survives it: NaN and infinities (which the validation then refuses
+/// by name), and integers beyond `i64`.
 pub fn resolve<C>(file: Option<&Path>, given: &C, given_keys: &[String]) -> Result<C, ConfigError>
 where
     C: Serialize + DeserializeOwned + Default,
@@ -154,16 +161,20 @@ where
     if given_keys.is_empty() {
         return Ok(base);
     }
-    let mut merged = to_json(&base)?;
-    let flags = to_json(given)?;
-    if let (Some(m), Some(f)) = (merged.as_object_mut(), flags.as_object()) {
-        for key in given_keys {
-            if let Some(v) = f.get(key) {
-                m.insert(key.clone(), v.clone());
-            }
+    let tree = |c: &C| serde_value::to_value(c).map_err(|e| ConfigError::Value(e.to_string()));
+    let (mut merged, flags) = match (tree(&base)?, tree(given)?) {
+        (serde_value::Value::Map(m), serde_value::Value::Map(f)) => (m, f),
+        _ => return Err(ConfigError::Value("settings are not a struct".into())),
+    };
+    for key in given_keys {
+        let k = serde_value::Value::String(key.clone());
+        if let Some(v) = flags.get(&k) {
+            merged.insert(k, v.clone());
         }
     }
-    serde_json::from_value(merged).map_err(|e| ConfigError::Value(e.to_string()))
+    serde_value::Value::Map(merged)
+        .deserialize_into()
+        .map_err(|e| ConfigError::Value(e.to_string()))
 }
 
 /// Top-level keys whose values differ between two JSON objects (sorted; a key present
@@ -232,6 +243,13 @@ mod tests {
             }
         );
         assert_eq!(resolve::<Cfg>(None, &flags, &[]).unwrap(), Cfg::default());
+        // Non-finite values survive the overlay, from the file and from flags.
+        std::fs::write(&p, "lr = nan\n").unwrap();
+        let nan: Cfg = resolve(Some(&p), &flags, &["tasks".into()]).unwrap();
+        assert!(nan.lr.is_nan() && nan.tasks == 3);
+        let inf = Cfg { lr: f64::INFINITY, ..Cfg::default() };
+        let inf: Cfg = resolve(None, &inf, &["lr".into()]).unwrap();
+        assert_eq!(inf.lr, f64::INFINITY);
         let j = to_json(&cfg).unwrap();
         assert_eq!(j["input-dim"], 20);
     }

@@ -78,7 +78,7 @@ fn run() -> Result<(), String> {
     let ids = Tensor::randint(vocab, [1, context], (Kind::Int64, device));
     let mut last = f64::NAN;
     let step = |opt: &mut nn::Optimizer| {
-        let loss = m.model.loss(&ids, None);
+        let loss = m.model.loss(&ids, None).unwrap();
         opt.backward_step(&loss);
         loss.double_value(&[])
     };

@@ -310,7 +310,7 @@ fn fuzz_config_json() {
 }
 
 /// Known bug (reported to h3): `hidden_size` near i64::MAX without `intermediate_size`
-/// overflows `4 * hidden_size` in llm/src/config.rs (panic in debug builds).
+/// overflows `4 * hidden_size` in llm/src/model/config.rs (panic in debug builds).
 #[test]
 fn config_json_extremes() {
     let valid: Value =

@@ -116,7 +116,7 @@ fn isotropic_init_and_seeding() {
     );
     // Same seed, same forward.
     let ids = Tensor::from_slice(&[1i64, 2, 3, 4]).view([1, 4]);
-    let la = tch::no_grad(|| a.model.forward(&ids));
-    let lb = tch::no_grad(|| b.model.forward(&ids));
+    let la = tch::no_grad(|| a.model.forward(&ids)).unwrap();
+    let lb = tch::no_grad(|| b.model.forward(&ids)).unwrap();
     assert!(la.equal(&lb));
 }

@@ -38,7 +38,7 @@ fn logits_diff(name: &str) -> f32 {
     let m = load(name);
     let ids: Array2<i64> = read_npy(dir.join("input_ids.npy")).unwrap();
     let want: Array3<f32> = read_npy(dir.join("logits.npy")).unwrap();
-    let got = tch::no_grad(|| m.model.forward(&ids_tensor(&ids)));
+    let got = tch::no_grad(|| m.model.forward(&ids_tensor(&ids))).unwrap();
     let (b, s, v) = want.dim();
     assert_eq!(got.size(), vec![b as i64, s as i64, v as i64]);
     let got = to_vec(&got);
@@ -113,11 +113,11 @@ fn sgd_matches(name: &str) {
     let mut opt = nn::Sgd::default().build(&m.vs, lr).unwrap();
     let mut got = Vec::new();
     for _ in 0..want.len() - 1 {
-        let loss = m.model.loss(&ids, None);
+        let loss = m.model.loss(&ids, None).unwrap();
         got.push(loss.double_value(&[]));
         opt.backward_step(&loss);
     }
-    got.push(tch::no_grad(|| m.model.loss(&ids, None)).double_value(&[]));
+    got.push(tch::no_grad(|| m.model.loss(&ids, None)).unwrap().double_value(&[]));
     let worst = got
         .iter()
         .zip(want.iter())
@@ -178,14 +178,14 @@ fn tokenizer_json_matches_transformers_ids() {
 fn hidden_states_feed_the_logits() {
     let m = load("neox-sequential");
     let ids = Tensor::from_slice(&[1i64, 5, 9, 200, 3]).view([1, 5]);
-    let h = tch::no_grad(|| m.model.hidden_states(&ids));
+    let h = tch::no_grad(|| m.model.hidden_states(&ids)).unwrap();
     assert_eq!(h.size(), vec![1, 5, 32]);
     let a = to_vec(&m.model.logits_from_hidden(&h));
-    let b = to_vec(&tch::no_grad(|| m.model.forward(&ids)));
+    let b = to_vec(&tch::no_grad(|| m.model.forward(&ids)).unwrap());
     assert_eq!(a, b);
     // Causal: a right-padded copy gives the same states on the real tokens.
     let padded = Tensor::from_slice(&[1i64, 5, 9, 200, 3, 0, 0]).view([1, 7]);
-    let hp = tch::no_grad(|| m.model.hidden_states(&padded)).narrow(1, 0, 5);
+    let hp = tch::no_grad(|| m.model.hidden_states(&padded)).unwrap().narrow(1, 0, 5);
     let d = (hp - &h).abs().max().double_value(&[]);
     assert!(d < 1e-5, "padding changed real-token states by {d}");
 }
@@ -211,7 +211,7 @@ fn saved_directory_loads_unchanged_in_transformers() {
     save_hf_dir(&m, &out).unwrap();
     assert!(out.join("tokenizer.json").is_file());
     let ids: Array2<i64> = read_npy(src.join("input_ids.npy")).unwrap();
-    let logits = tch::no_grad(|| m.model.forward(&ids_tensor(&ids)));
+    let logits = tch::no_grad(|| m.model.forward(&ids_tensor(&ids))).unwrap();
     let (b, s) = ids.dim();
     let v = m.config.vocab_size as usize;
     let ours = Array3::from_shape_vec((b, s, v), to_vec(&logits)).unwrap();
@@ -235,7 +235,7 @@ fn saved_directory_loads_unchanged_in_transformers() {
 
     // And our own loader reads back what we wrote after training, bit for bit.
     let mut opt = nn::Sgd::default().build(&m.vs, 0.1).unwrap();
-    let loss = m.model.loss(&ids_tensor(&ids), None);
+    let loss = m.model.loss(&ids_tensor(&ids), None).unwrap();
     opt.backward_step(&loss);
     save_hf_dir(&m, &out).unwrap();
     let back = load_hf_dir(&out, Device::Cpu).unwrap();
@@ -258,12 +258,12 @@ fn bf16_logits_are_close_to_f32() {
     let f = load("neox-parallel");
     let b = reawaken_llm::load_hf_dir_with(&dir, Device::Cpu, reawaken_llm::DType::Bf16).unwrap();
     assert_eq!(b.dtype(), reawaken_llm::DType::Bf16);
-    let lf = tch::no_grad(|| f.model.forward(&ids_tensor(&ids)));
-    let lb = tch::no_grad(|| b.model.forward(&ids_tensor(&ids)));
+    let lf = tch::no_grad(|| f.model.forward(&ids_tensor(&ids))).unwrap();
+    let lb = tch::no_grad(|| b.model.forward(&ids_tensor(&ids))).unwrap();
     assert_eq!(lb.kind(), Kind::Float);
     let d = (&lf - &lb).abs().max().double_value(&[]);
     eprintln!("bf16 vs f32: max abs logit diff {d:.3e}");
     assert!(d > 0.0 && d < 0.3, "bf16 drifted by {d}");
-    let loss = b.model.loss(&ids_tensor(&ids), None).double_value(&[]);
+    let loss = b.model.loss(&ids_tensor(&ids), None).unwrap().double_value(&[]);
     assert!(loss.is_finite());
 }

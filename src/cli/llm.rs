@@ -52,7 +52,8 @@ pub struct ProbeArgs {
 
 /// Entry point of `reawaken llm probe`; `matches` tells which flags were given.
 pub fn run(args: ProbeArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
-    let cfg: ProbeConfig = super::resolve_settings(args.config.as_deref(), &args.settings, matches)?;
+    let cfg: ProbeConfig =
+        super::resolve_settings(args.config.as_deref(), &args.settings, matches)?;
     let out = args
         .out
         .clone()
@@ -134,6 +135,9 @@ pub fn format_summary(s: &ProbeSummary) -> String {
     out.push_str(&format!("  record: {}\n", s.out.display()));
     let mut files = s.files.clone();
     files.sort();
-    out.push_str(&format!("  files: run.json tasks.json {}\n", files.join(" ")));
+    out.push_str(&format!(
+        "  files: run.json tasks.json {}\n",
+        files.join(" ")
+    ));
     out
 }

@@ -121,7 +121,7 @@ pub fn gram(x: &Array2<f64>) -> Array2<f64> {
 }
 
 impl ToyProblem {
-    /// Samples the problem of a configuration (SPEC §3): x_i, y_i, w0 entries Unif(−1, 1),
+    /// Samples the problem of a configuration (docs/toy-model.md): x_i, y_i, w0 entries Unif(−1, 1),
     /// P0 entries N(0, 1/N²). The initial projections Z0 = P0·X are drawn directly from
     /// their exact distribution when T ≤ N (fast: O(T·M) normals instead of O(M·N)),
     /// otherwise P0 is materialised row by row. Does not validate `cfg`.

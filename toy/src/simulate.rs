@@ -6,8 +6,8 @@ use rand::seq::SliceRandom;
 use crate::config::{unstable_message, Order, ToyConfig, UNSTABLE_STEP_FACTOR};
 use crate::dynamics::{Dynamics, FastState};
 use crate::error::ToyError;
-use crate::run::ToyRun;
 use crate::problem::{rng, stream, ToyProblem};
+use crate::run::ToyRun;
 
 /// The task order of a configuration: T·E task indices.
 /// Cyclic: 0..T−1 every epoch. Shuffled: a new permutation every epoch, drawn from the
@@ -48,7 +48,7 @@ pub fn check_stability(problem: &ToyProblem) -> Result<f64, ToyError> {
     Ok(f)
 }
 
-/// Simulates a configuration (SPEC §3) with the fast projection-space dynamics.
+/// Simulates a configuration (docs/toy-model.md) with the fast projection-space dynamics.
 ///
 /// `on_episode(s)` is called after every episode with the number of episodes done
 /// (for a progress bar). Errors: [`ToyError::InvalidConfig`] / [`ToyError::Unstable`]

@@ -1,4 +1,4 @@
-//! Property tests of the toy dynamics (SPEC §3) on both implementations: the fast
+//! Property tests of the toy dynamics (docs/toy-model.md) on both implementations: the fast
 //! projection-space path and the explicit-P reference.
 
 use ndarray::{Array1, Array2, Axis};

@@ -11,14 +11,34 @@
 //!   scale `hd^-½`, output projection `dense`.
 //! - MLP: `dense_h_to_4h` → GELU (exact erf form for `hidden_act = "gelu"`) → `dense_4h_to_h`.
 //!
-//! Parameter names in the `VarStore` are exactly Hugging Face's, so a checkpoint's
-//! tensors map one to one onto [`GptNeoX::named_parameters`].
+//! Parameters are created through `nn::Path` (tch's `VarStore`) under exactly Hugging
+//! Face's names; [`GptNeoX::named_parameters`] lists them as the paths registered them,
+//! in creation order, so a checkpoint's tensors map one to one onto them. Shape errors
+//! and failed allocations are returned as errors, never panics.
 
 use tch::nn::{self, Init};
 use tch::{Kind, Reduction, Tensor};
 
 use crate::model::config::{Activation, GptNeoXConfig};
 use crate::model::error::{LlmError, Result};
+
+/// The model's parameters as `nn::Path` named them, in creation order.
+type Registry = Vec<(String, Tensor)>;
+
+/// Creates variable `name` under `p` and registers it with its full (dotted) path.
+fn var(p: &nn::Path, name: &str, dims: &[i64], init: Init, reg: &mut Registry) -> Result<Tensor> {
+    let t = p
+        .f_var(name, dims, init)
+        .map_err(|e| LlmError::torch(format!("allocating {} {dims:?}", p.path(name)), e))?;
+    reg.push((p.path(name), t.shallow_clone()));
+    Ok(t)
+}
+
+/// The sizes of a 3-D tensor, or an error naming what it is.
+fn size3(x: &Tensor, what: &str) -> Result<(i64, i64, i64)> {
+    x.size3()
+        .map_err(|e| LlmError::torch(format!("{what}: expected a 3-D tensor"), e))
+}
 
 /// `x·Wᵀ + b` with HF's `nn.Linear` parameter layout (`weight` is `[out, in]`).
 #[derive(Debug)]
@@ -28,10 +48,14 @@ struct Linear {
 }
 
 impl Linear {
-    fn new(p: nn::Path, d_in: i64, d_out: i64, bias: bool, init: Init) -> Self {
-        let weight = p.var("weight", &[d_out, d_in], init);
-        let bias = bias.then(|| p.var("bias", &[d_out], Init::Const(0.0)));
-        Linear { weight, bias }
+    fn new(p: nn::Path, d_in: i64, d_out: i64, bias: bool, init: Init, reg: &mut Registry) -> Result<Self> {
+        let weight = var(&p, "weight", &[d_out, d_in], init, reg)?;
+        let bias = if bias {
+            Some(var(&p, "bias", &[d_out], Init::Const(0.0), reg)?)
+        } else {
+            None
+        };
+        Ok(Linear { weight, bias })
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -49,13 +73,13 @@ struct LayerNorm {
 }
 
 impl LayerNorm {
-    fn new(p: nn::Path, dim: i64, eps: f64) -> Self {
-        LayerNorm {
-            weight: p.var("weight", &[dim], Init::Const(1.0)),
-            bias: p.var("bias", &[dim], Init::Const(0.0)),
+    fn new(p: nn::Path, dim: i64, eps: f64, reg: &mut Registry) -> Result<Self> {
+        Ok(LayerNorm {
+            weight: var(&p, "weight", &[dim], Init::Const(1.0), reg)?,
+            bias: var(&p, "bias", &[dim], Init::Const(0.0), reg)?,
             eps,
             dim,
-        }
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -79,26 +103,21 @@ struct Attention {
 }
 
 impl Attention {
-    fn new(p: nn::Path, cfg: &GptNeoXConfig, init: Init) -> Self {
+    fn new(p: nn::Path, cfg: &GptNeoXConfig, init: Init, reg: &mut Registry) -> Result<Self> {
         let d = cfg.hidden_size;
-        Attention {
-            query_key_value: Linear::new(
-                &p / "query_key_value",
-                d,
-                3 * d,
-                cfg.attention_bias,
-                init,
-            ),
-            dense: Linear::new(&p / "dense", d, d, cfg.attention_bias, init),
+        let bias = cfg.attention_bias;
+        Ok(Attention {
+            query_key_value: Linear::new(&p / "query_key_value", d, 3 * d, bias, init, reg)?,
+            dense: Linear::new(&p / "dense", d, d, bias, init, reg)?,
             n_head: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
             rotary_ndims: cfg.rotary_ndims(),
-        }
+        })
     }
 
     /// `x`: `[B,S,D]`; `cos`/`sin`: `[S, rotary_ndims]`.
-    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
-        let (b, s, d) = x.size3().unwrap_or((1, 1, 1));
+    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+        let (b, s, d) = size3(x, "attention input")?;
         let hd = self.head_dim;
         // [B,S,3D] → [B,S,H,3hd] → [B,H,S,3hd] → q,k,v each [B,H,S,hd] (HF layout).
         let qkv = self
@@ -129,7 +148,7 @@ impl Attention {
             false,
         );
         let y = y.transpose(1, 2).contiguous().view([b, s, d]);
-        self.dense.forward(&y)
+        Ok(self.dense.forward(&y))
     }
 }
 
@@ -182,18 +201,18 @@ struct Block {
 }
 
 impl Block {
-    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
+    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
         let a = self
             .attention
-            .forward(&self.input_layernorm.forward(x), cos, sin);
-        if self.parallel {
+            .forward(&self.input_layernorm.forward(x), cos, sin)?;
+        Ok(if self.parallel {
             let m = self.mlp.forward(&self.post_attention_layernorm.forward(x));
             m + a + x
         } else {
             let h = a + x;
             let m = self.mlp.forward(&self.post_attention_layernorm.forward(&h));
             m + h
-        }
+        })
     }
 }
 
@@ -214,6 +233,7 @@ pub struct GptNeoX {
     final_layer_norm: LayerNorm,
     embed_out: Tensor,
     cfg: GptNeoXConfig,
+    params: Registry,
 }
 
 impl GptNeoX {
@@ -232,46 +252,37 @@ impl GptNeoX {
             FreshInit::Zeros => Init::Const(0.0),
         };
         let (v, d) = (cfg.vocab_size, cfg.hidden_size);
+        let eps = cfg.layer_norm_eps;
+        let mut reg = Registry::new();
         let base = p / "gpt_neox";
-        let embed_in = (&base / "embed_in").var("weight", &[v, d], w_init);
-        let layers = (0..cfg.num_hidden_layers)
-            .map(|i| {
-                let lp = &base / "layers" / i;
-                let mp = &lp / "mlp";
-                Block {
-                    input_layernorm: LayerNorm::new(&lp / "input_layernorm", d, cfg.layer_norm_eps),
-                    post_attention_layernorm: LayerNorm::new(
-                        &lp / "post_attention_layernorm",
-                        d,
-                        cfg.layer_norm_eps,
-                    ),
-                    attention: Attention::new(&lp / "attention", cfg, w_init),
-                    mlp: Mlp {
-                        dense_h_to_4h: Linear::new(
-                            &mp / "dense_h_to_4h",
-                            d,
-                            cfg.intermediate_size,
-                            true,
-                            w_init,
-                        ),
-                        dense_4h_to_h: Linear::new(
-                            &mp / "dense_4h_to_h",
-                            cfg.intermediate_size,
-                            d,
-                            true,
-                            w_init,
-                        ),
-                        act,
-                    },
-                    parallel: cfg.use_parallel_residual,
-                }
-            })
-            .collect();
-        let final_layer_norm = LayerNorm::new(&base / "final_layer_norm", d, cfg.layer_norm_eps);
+        let embed_in = var(&(&base / "embed_in"), "weight", &[v, d], w_init, &mut reg)?;
+        let mut layers = Vec::new();
+        for i in 0..cfg.num_hidden_layers {
+            let lp = &base / "layers" / i;
+            let mp = &lp / "mlp";
+            let inner = cfg.intermediate_size;
+            layers.push(Block {
+                input_layernorm: LayerNorm::new(&lp / "input_layernorm", d, eps, &mut reg)?,
+                post_attention_layernorm: LayerNorm::new(
+                    &lp / "post_attention_layernorm",
+                    d,
+                    eps,
+                    &mut reg,
+                )?,
+                attention: Attention::new(&lp / "attention", cfg, w_init, &mut reg)?,
+                mlp: Mlp {
+                    dense_h_to_4h: Linear::new(&mp / "dense_h_to_4h", d, inner, true, w_init, &mut reg)?,
+                    dense_4h_to_h: Linear::new(&mp / "dense_4h_to_h", inner, d, true, w_init, &mut reg)?,
+                    act,
+                },
+                parallel: cfg.use_parallel_residual,
+            });
+        }
+        let final_layer_norm = LayerNorm::new(&base / "final_layer_norm", d, eps, &mut reg)?;
         let embed_out = if cfg.tie_word_embeddings {
             embed_in.shallow_clone()
         } else {
-            (p / "embed_out").var("weight", &[v, d], w_init)
+            var(&(p / "embed_out"), "weight", &[v, d], w_init, &mut reg)?
         };
         Ok(GptNeoX {
             embed_in,
@@ -279,6 +290,7 @@ impl GptNeoX {
             final_layer_norm,
             embed_out,
             cfg: cfg.clone(),
+            params: reg,
         })
     }
 
@@ -302,14 +314,14 @@ impl GptNeoX {
     /// Final hidden states `[B,S,D]` (after `final_layer_norm`, before `embed_out`), in
     /// the model's dtype. `input_ids`: `[B,S]` int64. Attention is causal, so
     /// right-padding never changes the states of the real tokens.
-    pub fn hidden_states(&self, input_ids: &Tensor) -> Tensor {
+    pub fn hidden_states(&self, input_ids: &Tensor) -> Result<Tensor> {
         let seq_len = input_ids.size().last().copied().unwrap_or(0);
         let mut x = Tensor::embedding(&self.embed_in, input_ids, -1, false, false);
         let (cos, sin) = self.rotary(seq_len, x.kind(), x.device());
         for layer in &self.layers {
-            x = layer.forward(&x, &cos, &sin);
+            x = layer.forward(&x, &cos, &sin)?;
         }
-        self.final_layer_norm.forward(&x)
+        Ok(self.final_layer_norm.forward(&x))
     }
 
     /// Logits `[B,S,V]` in float32 from final hidden states `[B,S,D]`.
@@ -320,72 +332,31 @@ impl GptNeoX {
     }
 
     /// Logits `[B,S,V]` (float32) for `input_ids` `[B,S]` (int64).
-    pub fn forward(&self, input_ids: &Tensor) -> Tensor {
-        self.logits_from_hidden(&self.hidden_states(input_ids))
+    pub fn forward(&self, input_ids: &Tensor) -> Result<Tensor> {
+        Ok(self.logits_from_hidden(&self.hidden_states(input_ids)?))
     }
 
     /// Mean next-token cross-entropy of `input_ids` `[B,S]` (HF `labels = input_ids`).
     /// `mask` (`[B,S]`, nonzero = real token) drops padded targets from the mean.
-    pub fn loss(&self, input_ids: &Tensor, mask: Option<&Tensor>) -> Tensor {
-        lm_loss(&self.forward(input_ids), input_ids, mask)
+    pub fn loss(&self, input_ids: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        lm_loss(&self.forward(input_ids)?, input_ids, mask)
     }
 
-    /// Parameters in Hugging Face naming and order of creation (`embed_out.weight`
-    /// absent when tied).
+    /// Parameters in Hugging Face naming (as `nn::Path` registered them) and order of
+    /// creation (`embed_out.weight` absent when tied).
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut out = vec![(
-            "gpt_neox.embed_in.weight".to_string(),
-            self.embed_in.shallow_clone(),
-        )];
-        for (i, l) in self.layers.iter().enumerate() {
-            let pre = format!("gpt_neox.layers.{i}");
-            let mut push =
-                |name: &str, t: &Tensor| out.push((format!("{pre}.{name}"), t.shallow_clone()));
-            push("input_layernorm.weight", &l.input_layernorm.weight);
-            push("input_layernorm.bias", &l.input_layernorm.bias);
-            push(
-                "post_attention_layernorm.weight",
-                &l.post_attention_layernorm.weight,
-            );
-            push(
-                "post_attention_layernorm.bias",
-                &l.post_attention_layernorm.bias,
-            );
-            for (n, lin) in [
-                ("attention.query_key_value", &l.attention.query_key_value),
-                ("attention.dense", &l.attention.dense),
-                ("mlp.dense_h_to_4h", &l.mlp.dense_h_to_4h),
-                ("mlp.dense_4h_to_h", &l.mlp.dense_4h_to_h),
-            ] {
-                push(&format!("{n}.weight"), &lin.weight);
-                if let Some(b) = &lin.bias {
-                    push(&format!("{n}.bias"), b);
-                }
-            }
-        }
-        out.push((
-            "gpt_neox.final_layer_norm.weight".to_string(),
-            self.final_layer_norm.weight.shallow_clone(),
-        ));
-        out.push((
-            "gpt_neox.final_layer_norm.bias".to_string(),
-            self.final_layer_norm.bias.shallow_clone(),
-        ));
-        if !self.cfg.tie_word_embeddings {
-            out.push((
-                "embed_out.weight".to_string(),
-                self.embed_out.shallow_clone(),
-            ));
-        }
-        out
+        self.params
+            .iter()
+            .map(|(n, t)| (n.clone(), t.shallow_clone()))
+            .collect()
     }
 }
 
 /// Mean next-token cross-entropy: predicts `input_ids[:,1:]` from `logits[:,:-1]`,
 /// as Hugging Face's `ForCausalLMLoss`. Targets whose `mask` is 0 are ignored.
 /// Returns a scalar float32 tensor (NaN if no target is left).
-pub fn lm_loss(logits: &Tensor, input_ids: &Tensor, mask: Option<&Tensor>) -> Tensor {
-    let (b, s, v) = logits.size3().unwrap_or((1, 1, 1));
+pub fn lm_loss(logits: &Tensor, input_ids: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    let (b, s, v) = size3(logits, "logits")?;
     let logits = logits
         .narrow(1, 0, s - 1)
         .to_kind(Kind::Float)
@@ -395,11 +366,11 @@ pub fn lm_loss(logits: &Tensor, input_ids: &Tensor, mask: Option<&Tensor>) -> Te
         let keep = m.narrow(1, 1, s - 1).ne(0);
         targets = targets.where_self(&keep, &Tensor::from(-100i64).to_device(targets.device()));
     }
-    logits.cross_entropy_loss::<Tensor>(
+    Ok(logits.cross_entropy_loss::<Tensor>(
         &targets.reshape([b * (s - 1)]),
         None,
         Reduction::Mean,
         -100,
         0.0,
-    )
+    ))
 }

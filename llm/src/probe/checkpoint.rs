@@ -79,7 +79,11 @@ pub fn load(dir: &RunDir) -> Result<Option<CheckpointState>> {
 }
 
 /// Loads the parameters of a safe point into the trainer.
-pub fn restore_params<M: CausalLm>(dir: &RunDir, state: &CheckpointState, trainer: &Trainer<'_, M>) -> Result<()> {
+pub fn restore_params<M: CausalLm>(
+    dir: &RunDir,
+    state: &CheckpointState,
+    trainer: &Trainer<'_, M>,
+) -> Result<()> {
     trainer.load_params(&dir.file(CHECKPOINT_DIR).join(&state.params_file))
 }
 

@@ -185,7 +185,11 @@ impl ProbeConfig {
     /// names the setting ([`ProbeError::Setting`]).
     pub fn validate(&self) -> Result<()> {
         let bad = |key: &'static str, problem: String| Err(ProbeError::Setting { key, problem });
-        for (key, v) in [("tasks", self.tasks), ("epochs", self.epochs), ("steps", self.steps)] {
+        for (key, v) in [
+            ("tasks", self.tasks),
+            ("epochs", self.epochs),
+            ("steps", self.steps),
+        ] {
             if v == 0 {
                 return bad(key, "must be at least 1".into());
             }
@@ -205,7 +209,10 @@ impl ProbeConfig {
             }
         }
         if !(self.mask_prob.is_finite() && (0.0..1.0).contains(&self.mask_prob)) {
-            return bad("mask-prob", format!("must lie in [0, 1), got {}", self.mask_prob));
+            return bad(
+                "mask-prob",
+                format!("must lie in [0, 1), got {}", self.mask_prob),
+            );
         }
         if self.sketch_dim == 0 {
             return bad("sketch-dim", "must be at least 1".into());
@@ -229,12 +236,13 @@ impl ProbeConfig {
 
     /// The learning rate: the given one, or the default for the optimizer and model kind.
     pub fn resolved_lr(&self) -> f64 {
-        self.lr.unwrap_or(match (self.optimizer, self.model.is_some()) {
-            (Optim::Sgd, true) => 1e-3,
-            (Optim::Adam, true) => 1e-5,
-            (Optim::Sgd, false) => 1e-2,
-            (Optim::Adam, false) => 1e-3,
-        })
+        self.lr
+            .unwrap_or(match (self.optimizer, self.model.is_some()) {
+                (Optim::Sgd, true) => 1e-3,
+                (Optim::Adam, true) => 1e-5,
+                (Optim::Sgd, false) => 1e-2,
+                (Optim::Adam, false) => 1e-3,
+            })
     }
 }
 
@@ -307,13 +315,20 @@ impl fmt::Display for Recorders {
 macro_rules! serde_as_string {
     ($t:ty) => {
         impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
                 s.serialize_str(&self.to_string())
             }
         }
         impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-                String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Self, D::Error> {
+                String::deserialize(d)?
+                    .parse()
+                    .map_err(serde::de::Error::custom)
             }
         }
     };
@@ -335,7 +350,10 @@ mod tests {
     #[test]
     fn flag_defaults_are_the_config_defaults() {
         let m = Cli::command().try_get_matches_from(["x"]).unwrap();
-        assert_eq!(Cli::from_arg_matches(&m).unwrap().cfg, ProbeConfig::default());
+        assert_eq!(
+            Cli::from_arg_matches(&m).unwrap().cfg,
+            ProbeConfig::default()
+        );
     }
 
     #[test]
@@ -361,10 +379,29 @@ mod tests {
 
     #[test]
     fn validation_names_the_setting() {
-        let e = ProbeConfig { tasks: 0, ..Default::default() }.validate().unwrap_err();
+        let e = ProbeConfig {
+            tasks: 0,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
         assert!(matches!(e, ProbeError::Setting { key: "tasks", .. }), "{e}");
-        let e = ProbeConfig { acts_task: 10, ..Default::default() }.validate().unwrap_err();
-        assert!(matches!(e, ProbeError::Setting { key: "acts-task", .. }), "{e}");
+        let e = ProbeConfig {
+            acts_task: 10,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ProbeError::Setting {
+                    key: "acts-task",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(ProbeConfig::default().validate().is_ok());
     }
 }

@@ -26,10 +26,7 @@ pub enum ProbeError {
     /// A setting is out of range or does not fit the model or the documents. `key` is the
     /// setting's name (the flag without `--`, the TOML key); the CLI spells it as a flag.
     #[error("`{key}` {problem}")]
-    Setting {
-        key: &'static str,
-        problem: String,
-    },
+    Setting { key: &'static str, problem: String },
     /// The run record cannot be written or read, or does not fit the run.
     #[error(transparent)]
     Record(#[from] reawaken_analysis::RecordError),

@@ -22,7 +22,10 @@ impl Progress {
     /// `total` episodes, `start` already done; nothing is shown when `show` is false.
     pub fn new(total: usize, start: usize, show: bool) -> Self {
         if !show {
-            return Progress { bar: None, log: None };
+            return Progress {
+                bar: None,
+                log: None,
+            };
         }
         if std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new(total as u64);
@@ -35,7 +38,10 @@ impl Progress {
             );
             bar.set_position(start as u64);
             bar.reset_eta();
-            return Progress { bar: Some(bar), log: None };
+            return Progress {
+                bar: Some(bar),
+                log: None,
+            };
         }
         let now = Instant::now();
         let log = LogLines {
@@ -45,7 +51,10 @@ impl Progress {
             last: std::cell::Cell::new(now),
             next_tenth: std::cell::Cell::new(start * 10 / total.max(1) + 1),
         };
-        Progress { bar: None, log: Some(log) }
+        Progress {
+            bar: None,
+            log: Some(log),
+        }
     }
 
     /// Episode `done` finished with training loss `loss`.
@@ -56,7 +65,8 @@ impl Progress {
         }
         if let Some(l) = &self.log {
             let tenth = done * 10 / l.total.max(1);
-            let due = tenth >= l.next_tenth.get() || l.last.get().elapsed() >= Duration::from_secs(30);
+            let due =
+                tenth >= l.next_tenth.get() || l.last.get().elapsed() >= Duration::from_secs(30);
             if due {
                 l.next_tenth.set(tenth + 1);
                 l.last.set(Instant::now());

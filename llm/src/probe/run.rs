@@ -61,11 +61,23 @@ pub fn run_probe(
         Opened::AlreadyComplete(summary) => return Ok(*summary),
         Opened::Ready(dir, info, resume) => (dir, info, resume),
     };
-    let eval: Vec<Vec<i64>> = plan.tasks.iter().map(|d| d.tokens[..d.eval_tokens].to_vec()).collect();
+    let eval: Vec<Vec<i64>> = plan
+        .tasks
+        .iter()
+        .map(|d| d.tokens[..d.eval_tokens].to_vec())
+        .collect();
     let trainer = Trainer::new(&plan.model.model, plan.train.clone(), eval)?;
     let mut recs = recorders::build(&cfg, &plan, &trainer)?;
     write_tasks_json(&dir, &cfg, &plan)?;
-    let (mut losses, prior_s) = begin(&dir, &mut info, &cfg, &plan, &trainer, &mut recs, resume.as_ref())?;
+    let (mut losses, prior_s) = begin(
+        &dir,
+        &mut info,
+        &cfg,
+        &plan,
+        &trainer,
+        &mut recs,
+        resume.as_ref(),
+    )?;
 
     let start = losses.done();
     let bar = progress::Progress::new(total, start, show_progress);
@@ -79,11 +91,15 @@ pub fn run_probe(
         let ep = plan.episodes[s];
         let outcome = trainer.train_episode(plan.tokens(ep), s)?;
         if let Some(step) = outcome.diverged_at_step {
-            let message = format!(
+            let message =
+                format!(
                 "training loss became {} at step {} of episode {} (task {}); try a smaller --lr",
                 outcome.last_loss, step + 1, s + 1, ep.order_value()
             );
-            end = End::Diverged { episode: s + 1, message };
+            end = End::Diverged {
+                episode: s + 1,
+                message,
+            };
             break;
         }
         let row = trainer.eval_losses()?;
@@ -98,7 +114,10 @@ pub fn run_probe(
                 "the loss of task {j} became non-finite after episode {} (the row is kept in losses.npy); try a smaller --lr",
                 s + 1
             );
-            end = End::Diverged { episode: s + 1, message };
+            end = End::Diverged {
+                episode: s + 1,
+                message,
+            };
             break;
         }
         bar.episode_done(s + 1, outcome.last_loss);
@@ -112,8 +131,11 @@ pub fn run_probe(
     }
     bar.finish();
     let elapsed_s = prior_s + t0.elapsed().as_secs_f64();
-    info.extra.insert("elapsed_before_resume_s".into(), serde_json::json!(prior_s));
-    conclude(end, &dir, info, &trainer, &losses, &mut recs, elapsed_s, total)
+    info.extra
+        .insert("elapsed_before_resume_s".into(), serde_json::json!(prior_s));
+    conclude(
+        end, &dir, info, &trainer, &losses, &mut recs, elapsed_s, total,
+    )
 }
 
 /// The record directory, opened as `mode` says.
@@ -132,7 +154,11 @@ fn config_json(cfg: &ProbeConfig) -> Result<serde_json::Value> {
 fn open_record(cfg: &ProbeConfig, out: &Path, mode: StartMode, total: usize) -> Result<Opened> {
     let config = config_json(cfg)?;
     if mode != StartMode::Resume {
-        let open = if mode == StartMode::Force { OpenMode::Force } else { OpenMode::Fresh };
+        let open = if mode == StartMode::Force {
+            OpenMode::Force
+        } else {
+            OpenMode::Fresh
+        };
         let dir = RunDir::create(out, open)?;
         checkpoint::remove(&dir);
         let info = RunInfo::new(RunKind::Llm, config, cfg.seed);
@@ -140,7 +166,12 @@ fn open_record(cfg: &ProbeConfig, out: &Path, mode: StartMode, total: usize) -> 
     }
     let dir = RunDir::create(out, OpenMode::Resume)?;
     let info = dir.read_run_info()?;
-    let refuse = |why: String| Err(ProbeError::Resume(format!("cannot resume {}: {why}", out.display())));
+    let refuse = |why: String| {
+        Err(ProbeError::Resume(format!(
+            "cannot resume {}: {why}",
+            out.display()
+        )))
+    };
     if info.kind != RunKind::Llm {
         return refuse("it is not an `llm probe` record".into());
     }
@@ -201,21 +232,39 @@ fn begin<M: CausalLm>(
             for r in recs.iter_mut() {
                 r.resume(trainer, dir, s, state.recorders.get(r.name()))?;
             }
-            let before = info.extra.get("elapsed_before_resume_s").and_then(|v| v.as_f64());
-            let prior = before.unwrap_or(0.0) + (record::unix_now() - info.timings.started_unix).max(0.0);
-            tracing::info!("resuming {} at episode {s} of {}", dir.path().display(), plan.episodes.len());
+            let before = info
+                .extra
+                .get("elapsed_before_resume_s")
+                .and_then(|v| v.as_f64());
+            let prior =
+                before.unwrap_or(0.0) + (record::unix_now() - info.timings.started_unix).max(0.0);
+            tracing::info!(
+                "resuming {} at episode {s} of {}",
+                dir.path().display(),
+                plan.episodes.len()
+            );
             (LossRecord::resume(dir, cfg.tasks, s)?, prior)
         }
         None => {
             if info.status == RunStatus::Running && info.episodes_done.is_some() {
-                tracing::warn!("{}: no checkpoint yet, starting from episode 0", dir.path().display());
+                tracing::warn!(
+                    "{}: no checkpoint yet, starting from episode 0",
+                    dir.path().display()
+                );
             }
             *info = RunInfo::new(RunKind::Llm, config_json(cfg)?, cfg.seed);
             let row0 = trainer.eval_losses()?;
             for r in recs.iter_mut() {
                 r.start(trainer)?;
             }
-            (LossRecord { tasks: cfg.tasks, losses: vec![row0], order: Vec::new() }, 0.0)
+            (
+                LossRecord {
+                    tasks: cfg.tasks,
+                    losses: vec![row0],
+                    order: Vec::new(),
+                },
+                0.0,
+            )
         }
     };
     annotate(info, cfg, plan, trainer, recs);

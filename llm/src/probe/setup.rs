@@ -161,8 +161,7 @@ type Schedule = (Vec<TaskDoc>, Vec<TaskDoc>, Vec<Vec<Episode>>);
 /// The T task documents, the one-off documents and the episodes of every epoch.
 fn documents_and_schedule(cfg: &ProbeConfig, tokenizer: &Tokenizer) -> Result<Schedule> {
     let docs = documents::load_documents(cfg.docs.as_deref(), &cfg.text_field)?;
-    let (task_idx, rest) =
-        documents::sample_indices(docs.len(), cfg.tasks, cfg.sample, cfg.seed)?;
+    let (task_idx, rest) = documents::sample_indices(docs.len(), cfg.tasks, cfg.sample, cfg.seed)?;
     let keep = cfg.context + cfg.window_shift;
     let encode = |s: &str| tokenizer.encode(s).map_err(|e| e.to_string());
     let tokenize = |idx: &[usize]| {

@@ -575,10 +575,10 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
 
 impl CausalLm for crate::model::gpt_neox::GptNeoX {
     fn logits(&self, ids: &Tensor) -> Result<Tensor> {
-        Ok(self.forward(ids))
+        Ok(self.forward(ids)?)
     }
     fn hidden(&self, ids: &Tensor) -> Result<Tensor> {
-        Ok(self.hidden_states(ids))
+        Ok(self.hidden_states(ids)?)
     }
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         crate::model::gpt_neox::GptNeoX::named_parameters(self)

@@ -18,13 +18,18 @@ pub struct ActsRecorder {
 }
 
 impl ActsRecorder {
-    pub fn new<M: CausalLm>(cfg: &ProbeConfig, plan: &Plan, trainer: &Trainer<'_, M>) -> Result<Self> {
+    pub fn new<M: CausalLm>(
+        cfg: &ProbeConfig,
+        plan: &Plan,
+        trainer: &Trainer<'_, M>,
+    ) -> Result<Self> {
         let tokens: Vec<i64> = trainer
             .eval_tokens(cfg.acts_task)
             .map(<[i64]>::to_vec)
             .unwrap_or_default();
         let numel = tokens.len() * plan.hidden_size;
-        let traj = TrajectoryRecorder::new(numel, cfg.sketch_budget, cfg.sketch_dim, cfg.seed ^ 0xAC7);
+        let traj =
+            TrajectoryRecorder::new(numel, cfg.sketch_budget, cfg.sketch_dim, cfg.seed ^ 0xAC7);
         Ok(ActsRecorder {
             tokens,
             series: Series::new(traj, "acts.npy", "acts_change_norm.npy", cfg.sketch_dim),
@@ -72,7 +77,13 @@ impl<M: CausalLm> Recorder<M> for ActsRecorder {
         self.series.resume(dir, done, &[now])
     }
 
-    fn after_episode(&mut self, trainer: &Trainer<'_, M>, _dir: &RunDir, _done: usize, _finite: bool) -> Result<()> {
+    fn after_episode(
+        &mut self,
+        trainer: &Trainer<'_, M>,
+        _dir: &RunDir,
+        _done: usize,
+        _finite: bool,
+    ) -> Result<()> {
         self.series.push(&[trainer.hidden_flat(&self.tokens)?])
     }
 

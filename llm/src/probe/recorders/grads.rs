@@ -37,7 +37,13 @@ impl<M: CausalLm> Recorder<M> for GradsRecorder {
         vec![("grads_param", serde_json::json!(self.param))]
     }
 
-    fn after_episode(&mut self, _t: &Trainer<'_, M>, _d: &RunDir, _done: usize, _f: bool) -> Result<()> {
+    fn after_episode(
+        &mut self,
+        _t: &Trainer<'_, M>,
+        _d: &RunDir,
+        _done: usize,
+        _f: bool,
+    ) -> Result<()> {
         Ok(())
     }
 

@@ -65,7 +65,13 @@ impl<M: CausalLm> Recorder<M> for PairwiseRecorder {
         Ok(())
     }
 
-    fn after_episode(&mut self, trainer: &Trainer<'_, M>, dir: &RunDir, done: usize, finite: bool) -> Result<()> {
+    fn after_episode(
+        &mut self,
+        trainer: &Trainer<'_, M>,
+        dir: &RunDir,
+        done: usize,
+        finite: bool,
+    ) -> Result<()> {
         if finite && !self.done && self.at_episode == Some(done) {
             self.measure(trainer, dir)?;
         }

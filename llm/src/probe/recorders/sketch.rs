@@ -30,7 +30,8 @@ pub struct Sketch {
 
 impl Sketch {
     pub fn new(dim: usize, seed: u64) -> Self {
-        let h = |k: u64| (crate::probe::trainer::sub_seed(seed, 77, k) % (PRIME as u64 - 1)) as i64 + 1;
+        let h =
+            |k: u64| (crate::probe::trainer::sub_seed(seed, 77, k) % (PRIME as u64 - 1)) as i64 + 1;
         Sketch {
             dim: dim.max(1),
             a1: h(1),

@@ -31,11 +31,17 @@ impl WeightsRecorder {
             .map(|(_, p)| p.shallow_clone())
             .collect();
         let numel: usize = params.iter().map(|p| p.numel()).sum();
-        let traj = TrajectoryRecorder::new(numel, cfg.sketch_budget, cfg.sketch_dim, cfg.seed ^ 0x77);
+        let traj =
+            TrajectoryRecorder::new(numel, cfg.sketch_budget, cfg.sketch_dim, cfg.seed ^ 0x77);
         WeightsRecorder {
             params,
             names: plan.weights_names.clone(),
-            series: Series::new(traj, "weights.npy", "weights_update_norm.npy", cfg.sketch_dim),
+            series: Series::new(
+                traj,
+                "weights.npy",
+                "weights_update_norm.npy",
+                cfg.sketch_dim,
+            ),
             tasks: cfg.tasks,
         }
     }
@@ -93,7 +99,13 @@ impl<M: CausalLm> Recorder<M> for WeightsRecorder {
         self.series.resume(dir, done, &parts)
     }
 
-    fn after_episode(&mut self, _t: &Trainer<'_, M>, _dir: &RunDir, _done: usize, _finite: bool) -> Result<()> {
+    fn after_episode(
+        &mut self,
+        _t: &Trainer<'_, M>,
+        _dir: &RunDir,
+        _done: usize,
+        _finite: bool,
+    ) -> Result<()> {
         self.series.push(&self.parts())
     }
 
@@ -106,7 +118,8 @@ impl<M: CausalLm> Recorder<M> for WeightsRecorder {
         if self.series.len() < 2 {
             return Ok(());
         }
-        let res = reawaken_analysis::similarity::windowed_residual(&self.series.matrix(), self.tasks);
+        let res =
+            reawaken_analysis::similarity::windowed_residual(&self.series.matrix(), self.tasks);
         dir.write_npy(
             "weights_residual_cosine.npy",
             &reawaken_analysis::similarity::cosine_similarity_matrix(&res),
