@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# The main job: runs the built-in defaults into runs/ and renders the figures/ gallery.
+# The main job: runs the built-in defaults into runs/ and renders the figure gallery (figures/gallery/).
 #
 #   scripts/main-job.sh            (after `cargo build --release`; scripts/setup.sh calls it)
 #
 # Environment overrides: REAWAKEN_BIN (default target/release/reawaken),
-# RUNS_DIR (default runs), FIGURES_DIR (default figures), SKIP_LLM=1 (toy only).
+# RUNS_DIR (default runs), FIGURES_DIR (default figures/gallery), SKIP_LLM=1 (toy only).
 # Every run is written with --force, replacing the previous one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${REAWAKEN_BIN:-target/release/reawaken}
 RUNS=${RUNS_DIR:-runs}
-FIGS=${FIGURES_DIR:-figures}
+FIGS=${FIGURES_DIR:-figures/gallery}
 
 if [ ! -x "$BIN" ]; then
     echo "error: $BIN not found; build it first: cargo build --release (or set REAWAKEN_BIN)" >&2

@@ -3,7 +3,6 @@
 //!
 //! The work is done by `reawaken-analysis` (records, metrics), `reawaken-toy` (the toy
 //! model), `reawaken-llm` (GPT-NeoX and the probe; behind the `llm` feature, which needs
-//! libtorch) and the figures; see docs/architecture.md.
+//! libtorch) and `reawaken-figures`; see docs/architecture.md.
 
 pub mod cli;
-pub mod figures;

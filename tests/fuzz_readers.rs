@@ -1,6 +1,6 @@
 //! Property-based fuzzing of the readers that take user files in the root package:
 //! `--config` TOML (toy, and llm with the `llm` feature), `.npy` arrays and `run.json` as
-//! read by `RunDir` / `record::read_npy*` and by `figures render` (`figures::load_run`).
+//! read by `RunDir` / `record::read_npy*` and by `figures render` (`reawaken_figures::load_run`).
 //!
 //! Inputs are random bytes and *mutations of valid files* (truncation, byte flips, header
 //! length lies, huge dims, wrong dtype strings, NaN/inf, deeply nested JSON). The property:
@@ -21,9 +21,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ndarray::{Array1, Array2, Ix1, Ix2, IxDyn};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use reawaken::figures::input::{load_run, read_float};
 use reawaken_analysis::record::{self, parse_npy_header, RunDir};
 use reawaken_analysis::settings::parse_toml;
+use reawaken_figures::input::{load_run, read_float};
 use reawaken_toy::ToyConfig as SimulateConfig;
 
 // ---------------------------------------------------------------------------------
@@ -327,7 +327,7 @@ fn valid_run_json() -> Vec<Vec<u8>> {
         "tool": "reawaken", "version": "0.1.0", "kind": "toy",
         "config": {"tasks": 4, "epochs": 1, "seed": 3, "order": "cyclic", "lr": 0.01},
         "seed": 3, "status": "complete",
-        "timings": {"started": "2026-01-01T00:00:00Z", "seconds": 1.5},
+        "timings": {"started": "2026-01-01T00:00:00Z", "started_unix": 1767225600.0, "seconds": 1.5},
         "metrics": {"recovery_score": [0.5, null], "online_loss_mean": 1.25},
         "arrays": {"losses.npy": "losses", "order.npy": "order", "points.npy": "ring"}
     });
@@ -335,6 +335,7 @@ fn valid_run_json() -> Vec<Vec<u8>> {
         "tool": "reawaken", "version": "0.1.0", "kind": "llm",
         "config": {"tasks": 4, "epochs": 1, "seed": 0, "record": "all"},
         "seed": 0, "status": "complete",
+        "timings": {"started": "2026-01-01T00:00:00Z", "started_unix": 1767225600.0},
         "metrics": {"recovery_score": [], "online_loss_mean": null},
         "arrays": {"grad_cosine.npy": "g", "pairwise.npy": "p"}
     });

@@ -1,4 +1,5 @@
-//! `reawaken figures render`: every figure of SPEC §7 that the given run records support.
+//! `reawaken figures render`: every figure (docs/figures.md) that the given run records
+//! support, drawn by the `reawaken-figures` crate.
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -30,7 +31,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         Some(o) => o.clone(),
         None => args.runs[0].join("figures"),
     };
-    let done = crate::figures::render(&args.runs, &out)?;
+    let done = reawaken_figures::render(&args.runs, &out)?;
     for (dir, why) in &done.skipped {
         eprintln!("skipped run {}: {why}", dir.display());
     }

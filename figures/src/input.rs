@@ -1,58 +1,82 @@
-//! Reading run records for plotting: `run.json`, `losses.npy`, `order.npy` and the
-//! optional arrays (`points.npy`, recorder outputs). Every failure names the file.
+//! Reading run records for plotting: `run.json` (a typed [`RunInfo`]), `losses.npy`,
+//! `order.npy` and the optional arrays (`points.npy`, recorder outputs). Every failure
+//! names the file; no reader panics on a malformed record or allocates more than the
+//! file's size warrants (the `.npy` readers of `reawaken_analysis::record` check a
+//! header's declared size against the file first).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, Array2, Array3, ArrayD, Ix1, Ix2, Ix3, IxDyn};
+use reawaken_analysis::record::{self, RunInfo, RunKind, RunStatus, RUN_JSON};
+use reawaken_analysis::settings::NON_CONDITION_KEYS;
 use serde_json::Value;
 
-use super::FigureError;
+use crate::FigureError;
 
-/// Config keys that do not change what is trained (ignored when grouping runs).
-pub const NON_CONDITION_KEYS: &[&str] = &[
-    "seed", "out", "force", "resume", "device", "config", "log", "record",
-];
+/// Keys that records written by earlier versions stored in their config but that never
+/// defined a condition (`out`: the record's own directory). Ignored when grouping, so
+/// that the seeds of such records still form one condition.
+const LEGACY_NON_CONDITION_KEYS: &[&str] = &["out"];
 
 /// One run record, loaded.
 #[derive(Debug, Clone)]
 pub struct RunInput {
     pub dir: PathBuf,
-    /// "toy" or "llm".
-    pub kind: String,
-    /// The resolved config (keys = CLI flag names).
-    pub config: BTreeMap<String, Value>,
-    pub seed: u64,
+    /// `run.json`.
+    pub info: RunInfo,
     /// Loss matrix (episodes + 1, T), row 0 before training.
     pub losses: Array2<f64>,
     /// Task trained in each episode (−1 = a one-off random document).
     pub order: Array1<i64>,
-    /// `metrics.recovery_score` from run.json (None = undefined).
-    pub recovery_score: Vec<Option<f64>>,
-    /// `metrics.online_loss_mean` from run.json.
-    pub online_loss_mean: Option<f64>,
-    /// File names listed under `arrays` in run.json.
-    pub listed_arrays: Vec<String>,
 }
 
 impl RunInput {
+    /// What produced the record.
+    pub fn kind(&self) -> RunKind {
+        self.info.kind
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.info.seed
+    }
+
     /// Number of tasks T.
     pub fn tasks(&self) -> usize {
         self.losses.ncols()
     }
 
-    /// Config with the keys that do not define the training condition removed.
-    pub fn condition(&self) -> BTreeMap<String, Value> {
-        self.config
-            .iter()
-            .filter(|(k, _)| !NON_CONDITION_KEYS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+    /// `metrics.recovery_score` from run.json (None = undefined).
+    pub fn recovery_score(&self) -> &[Option<f64>] {
+        &self.info.metrics.recovery_score
+    }
+
+    /// `metrics.online_loss_mean` from run.json.
+    pub fn online_loss_mean(&self) -> Option<f64> {
+        self.info.metrics.online_loss_mean
+    }
+
+    /// The config (an object) without the keys that do not define the training
+    /// condition ([`NON_CONDITION_KEYS`]).
+    pub fn condition(&self) -> Value {
+        let keep = |k: &String| {
+            !NON_CONDITION_KEYS.contains(&k.as_str())
+                && !LEGACY_NON_CONDITION_KEYS.contains(&k.as_str())
+        };
+        let map = match &self.info.config {
+            Value::Object(m) => m
+                .iter()
+                .filter(|(k, _)| keep(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            _ => serde_json::Map::new(),
+        };
+        Value::Object(map)
     }
 
     /// The `order` config value ("cyclic" when absent).
     pub fn order_name(&self) -> String {
-        match self.config.get("order") {
+        match self.info.config.get("order") {
             Some(Value::String(s)) => s.clone(),
             Some(v) => v.to_string(),
             None => "cyclic".into(),
@@ -81,7 +105,7 @@ impl RunInput {
     ) -> Result<Option<ndarray::Array<f64, D>>, FigureError> {
         let path = self.dir.join(name);
         if !path.exists() {
-            if self.listed_arrays.iter().any(|a| a == name) {
+            if self.info.arrays.contains_key(name) {
                 return Err(FigureError::MissingArray { path });
             }
             return Ok(None);
@@ -108,7 +132,7 @@ pub fn read_float(path: &Path) -> Result<ArrayD<f64>, FigureError> {
             path: path.to_path_buf(),
         });
     }
-    Ok(reawaken_analysis::record::read_npy_f64::<IxDyn>(path)?)
+    Ok(record::read_npy_f64::<IxDyn>(path)?)
 }
 
 fn read_order(path: &Path) -> Result<Array1<i64>, FigureError> {
@@ -117,10 +141,10 @@ fn read_order(path: &Path) -> Result<Array1<i64>, FigureError> {
             path: path.to_path_buf(),
         });
     }
-    let header = reawaken_analysis::record::read_npy_header(path)?;
+    let header = record::read_npy_header(path)?;
     let a: ArrayD<i64> = match header.descr.trim_start_matches(['<', '=', '|']) {
-        "i4" => reawaken_analysis::record::read_npy::<i32, IxDyn>(path)?.mapv(i64::from),
-        _ => reawaken_analysis::record::read_npy::<i64, IxDyn>(path)?,
+        "i4" => record::read_npy::<i32, IxDyn>(path)?.mapv(i64::from),
+        _ => record::read_npy::<i64, IxDyn>(path)?,
     };
     let nd = a.ndim();
     a.into_dimensionality::<Ix1>()
@@ -130,60 +154,35 @@ fn read_order(path: &Path) -> Result<Array1<i64>, FigureError> {
         })
 }
 
-/// Loads a run record directory. Fails (naming the file) when run.json, losses.npy
-/// or order.npy is missing or inconsistent, or the run did not complete.
-pub fn load_run(dir: &Path) -> Result<RunInput, FigureError> {
-    let json_path = dir.join("run.json");
-    let text = std::fs::read_to_string(&json_path).map_err(|e| FigureError::Io {
-        path: json_path.clone(),
+/// Reads `run.json` of `dir` as a [`RunInfo`]; fails when it is not valid JSON, has no
+/// `config` object or does not have the record's fields, or when the run did not complete.
+fn read_info(dir: &Path) -> Result<RunInfo, FigureError> {
+    let path = dir.join(RUN_JSON);
+    let bytes = std::fs::read(&path).map_err(|e| FigureError::Io {
+        path: path.clone(),
         source: e,
     })?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| FigureError::Json {
-        path: json_path.clone(),
-        msg: e.to_string(),
-    })?;
-    let bad = |msg: &str| FigureError::Json {
-        path: json_path.clone(),
-        msg: msg.to_string(),
+    let bad = |msg: String| FigureError::Json {
+        path: path.clone(),
+        msg,
     };
-    let kind = v
-        .get("kind")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("no \"kind\" string"))?
-        .to_string();
-    let status = v
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or("complete")
-        .to_string();
-    if status != "complete" {
+    let v: Value = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    if !v.get("config").is_some_and(Value::is_object) {
+        return Err(bad("no \"config\" object".into()));
+    }
+    let info: RunInfo = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
+    if info.status != RunStatus::Complete {
         return Err(FigureError::NotComplete {
             dir: dir.to_path_buf(),
-            status,
+            status: info.status,
         });
     }
-    let config: BTreeMap<String, Value> = match v.get("config") {
-        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        _ => return Err(bad("no \"config\" object")),
-    };
-    let seed = v
-        .get("seed")
-        .and_then(Value::as_u64)
-        .or_else(|| config.get("seed").and_then(Value::as_u64))
-        .unwrap_or(0);
-    let recovery_score = match v.get("metrics").and_then(|m| m.get("recovery_score")) {
-        Some(Value::Array(a)) => a.iter().map(Value::as_f64).collect(),
-        _ => Vec::new(),
-    };
-    let online_loss_mean = v
-        .get("metrics")
-        .and_then(|m| m.get("online_loss_mean"))
-        .and_then(Value::as_f64);
-    let listed_arrays = match v.get("arrays") {
-        Some(Value::Object(m)) => m.keys().cloned().collect(),
-        _ => Vec::new(),
-    };
+    Ok(info)
+}
 
+/// Reads `losses.npy` and `order.npy` of `dir` and checks that they fit each other:
+/// one more loss row than episodes, at least one task, every task index in −1..T.
+fn read_losses_and_order(dir: &Path) -> Result<(Array2<f64>, Array1<i64>), FigureError> {
     let losses_path = dir.join("losses.npy");
     let losses = read_float(&losses_path)?;
     let nd = losses.ndim();
@@ -214,15 +213,18 @@ pub fn load_run(dir: &Path) -> Result<RunInput, FigureError> {
             msg: format!("task index {bad} outside -1..{t}"),
         });
     }
+    Ok((losses, order))
+}
+
+/// Loads a run record directory. Fails (naming the file) when run.json, losses.npy
+/// or order.npy is missing or inconsistent, or the run did not complete.
+pub fn load_run(dir: &Path) -> Result<RunInput, FigureError> {
+    let info = read_info(dir)?;
+    let (losses, order) = read_losses_and_order(dir)?;
     Ok(RunInput {
         dir: dir.to_path_buf(),
-        kind,
-        config,
-        seed,
+        info,
         losses,
         order,
-        recovery_score,
-        online_loss_mean,
-        listed_arrays,
     })
 }

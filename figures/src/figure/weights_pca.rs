@@ -1,0 +1,56 @@
+//! The weight-residual trajectory (Fig. 9): the top-3 PCA of the weight residuals of an
+//! LLM run (`weights_pca.npy`), one colour per epoch.
+
+use crate::condition::Condition;
+use crate::plot::{self, Segment3, Trajectory3};
+use crate::FigureError;
+
+use super::{first_array2, Output};
+
+const NAME: &str = "llm-weights-pca-trajectory.svg";
+
+/// `llm-weights-pca-trajectory.svg` from the first run of the reference condition that
+/// has `weights_pca.npy`, or a note saying why not.
+pub(crate) fn weights_pca(base: &Condition, out: &mut Output<'_>) -> Result<(), FigureError> {
+    match first_array2(base, "weights_pca.npy", out) {
+        Some((seed, a)) if a.ncols() >= 3 && a.nrows() > 1 => {
+            let t = base.first().tasks().max(1);
+            let n = a.nrows();
+            let mut segments = Vec::new();
+            let mut start = 0;
+            let mut epoch = 1;
+            // Epoch e spans episodes (e−1)·T ..= e·T: neighbouring epochs share a point.
+            while start + 1 < n {
+                let end = (start + t).min(n - 1);
+                let pts = (start..=end)
+                    .map(|i| (a[[i, 0]], a[[i, 1]], a[[i, 2]]))
+                    .collect();
+                segments.push(Segment3 {
+                    name: format!("epoch {epoch}"),
+                    points: pts,
+                });
+                start = end;
+                epoch += 1;
+            }
+            let tr = Trajectory3 {
+                title: format!("Weight residuals: top-3 PCA trajectory (seed {seed})"),
+                axis_names: ["PC1".into(), "PC2".into(), "PC3".into()],
+                segments,
+            };
+            out.emit(NAME, plot::trajectory3(&tr))
+        }
+        Some(_) => {
+            out.note(format!(
+                "{NAME} not drawn: weights_pca.npy needs shape (n ≥ 2, 3)"
+            ));
+            Ok(())
+        }
+        None => {
+            out.note(format!(
+                "{NAME} not drawn: no run of {} has weights_pca.npy (record it with --record weights)",
+                base.first().dir.display()
+            ));
+            Ok(())
+        }
+    }
+}
