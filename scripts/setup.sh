@@ -4,6 +4,8 @@
 #   scripts/setup.sh            venv + libtorch + cargo build --release + the main job
 #   scripts/setup.sh --no-run   everything but the main job
 #
+# 0. OpenBLAS/LAPACK (Debian's libopenblas-dev) for the analysis layer's linear algebra
+#    (ndarray-linalg, feature openblas-system), installed with apt-get when missing.
 # 1. .venv (python3 -m venv) with the pinned scripts/requirements.txt: PyPI torch==2.13.0
 #    (carries libtorch for tch 0.26, CPU and CUDA), numpy, transformers, safetensors, tokenizers.
 # 2. .libtorch -> the venv's torch directory. .cargo/config.toml points LIBTORCH there and
@@ -16,7 +18,7 @@
 # Environment: PYTHON=python3.X picks the interpreter for the venv (default python3).
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 RUN_MAIN=1
 for arg in "$@"; do
@@ -31,6 +33,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-python3}"
 step() { printf '\n==> %s\n' "$*"; }
+
+step "OpenBLAS / LAPACK (libopenblas-dev)"
+if dpkg -s libopenblas-dev >/dev/null 2>&1 || ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
+    echo "libopenblas-dev present"
+elif command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libopenblas-dev >/dev/null
+    echo "installed libopenblas-dev"
+else
+    echo "setup.sh: install OpenBLAS with LAPACK (e.g. libopenblas-dev) with your package manager" >&2; exit 1
+fi
 
 step "Python virtualenv (.venv)"
 if [ ! -x .venv/bin/python ]; then

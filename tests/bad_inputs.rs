@@ -3,8 +3,7 @@
 //! naming the input and the problem, no panic or backtrace, and no record left behind that
 //! looks complete.
 
-mod common;
-use common::npy_v1;
+use reawaken_testkit::npy_v1;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -290,7 +289,7 @@ mod llm {
     use super::*;
 
     fn fixture() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/neox-parallel")
+        reawaken_testkit::fixture("neox-parallel")
     }
 
     /// A tiny fresh-model probe (about a second on CPU).

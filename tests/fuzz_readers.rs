@@ -12,172 +12,21 @@
 //! `PROPTEST_CASES=20000 cargo test --release --no-default-features --test fuzz_readers`
 //! (see docs/fuzzing.md).
 
-mod common;
-use common::npy_v1;
-use std::alloc::{GlobalAlloc, Layout, System};
+use reawaken_testkit::npy_v1;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array1, Array2, Ix1, Ix2, IxDyn};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 use reawaken_analysis::record::{self, parse_npy_header, RunDir};
 use reawaken_analysis::settings::parse_toml;
 use reawaken_figures::input::{load_run, read_float};
 use reawaken_toy::ToyConfig as SimulateConfig;
 
-// ---------------------------------------------------------------------------------
-// Allocation guard: the largest single allocation request made by this test binary.
-
-struct Counting;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
+use reawaken_testkit::alloc::{assert_allocation_sane, Counting};
+use reawaken_testkit::fuzz::{fuzz_bytes as fuzz_input, report, runner};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// No reader may request more than this in one allocation while reading inputs of at
-/// most a few hundred KiB (the inputs below are all far smaller).
-const ALLOC_CAP: usize = 64 << 20;
-
-fn assert_allocation_sane(what: &str) {
-    let largest = LARGEST.load(Ordering::Relaxed);
-    assert!(
-        largest < ALLOC_CAP,
-        "{what}: a single allocation of {largest} bytes (cap {ALLOC_CAP})"
-    );
-}
-
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn runner(default: u32) -> TestRunner {
-    TestRunner::new(Config {
-        cases: cases(default),
-        failure_persistence: None,
-        ..Config::default()
-    })
-}
-
-/// Counts the inputs a target tried (printed with `--nocapture`).
-fn report(target: &str, n: usize) {
-    eprintln!("fuzz target {target}: {n} inputs, no panic");
-}
-
-// ---------------------------------------------------------------------------------
-// Mutation strategies shared by the targets.
-
-#[derive(Debug, Clone)]
-enum Mutation {
-    Truncate(usize),
-    Flip(usize, u8),
-    Insert(usize, Vec<u8>),
-    Delete(usize, usize),
-    Overwrite(usize, Vec<u8>),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        any::<usize>().prop_map(Mutation::Truncate),
-        (any::<usize>(), 1u8..=255).prop_map(|(i, x)| Mutation::Flip(i, x)),
-        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..16))
-            .prop_map(|(i, b)| Mutation::Insert(i, b)),
-        (any::<usize>(), 1usize..32).prop_map(|(i, n)| Mutation::Delete(i, n)),
-        (any::<usize>(), interesting_bytes()).prop_map(|(i, b)| Mutation::Overwrite(i, b)),
-    ]
-}
-
-/// Byte strings that tend to break parsers: huge numbers, NaN, quotes, brackets.
-fn interesting_bytes() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        Just(b"99999999999999999999".to_vec()),
-        Just(b"18446744073709551615".to_vec()),
-        Just(b"4294967296".to_vec()),
-        Just(b"-1".to_vec()),
-        Just(b"NaN".to_vec()),
-        Just(b"nan".to_vec()),
-        Just(b"inf".to_vec()),
-        Just(b"-inf".to_vec()),
-        Just(b"1e999".to_vec()),
-        Just(b"\"".to_vec()),
-        Just(b"'".to_vec()),
-        Just(b"[[[[[[[[[[[[".to_vec()),
-        Just(b"{{{{{{{{".to_vec()),
-        Just(b")".to_vec()),
-        Just(b"\xff\xfe".to_vec()),
-        Just("é€😀".as_bytes().to_vec()),
-        Just(b"\0".to_vec()),
-        Just(b"\n".to_vec()),
-        Just(b",".to_vec()),
-        Just(b"<f4".to_vec()),
-        Just(b"<f8".to_vec()),
-        Just(b"<i8".to_vec()),
-        Just(b"|O".to_vec()),
-        Just(b"<U8".to_vec()),
-        Just(b">f4".to_vec()),
-        Just(b"<c16".to_vec()),
-        Just(b"True".to_vec()),
-    ]
-}
-
-fn apply(mut bytes: Vec<u8>, muts: &[Mutation]) -> Vec<u8> {
-    for m in muts {
-        let n = bytes.len();
-        match m {
-            Mutation::Truncate(i) => bytes.truncate(if n == 0 { 0 } else { i % (n + 1) }),
-            Mutation::Flip(i, x) if n > 0 => bytes[i % n] ^= x,
-            Mutation::Flip(..) => {}
-            Mutation::Insert(i, b) => {
-                let at = i % (n + 1);
-                bytes.splice(at..at, b.iter().copied());
-            }
-            Mutation::Delete(i, k) if n > 0 => {
-                let at = i % n;
-                let end = (at + k).min(n);
-                bytes.drain(at..end);
-            }
-            Mutation::Delete(..) => {}
-            Mutation::Overwrite(i, b) => {
-                let at = i % (n + 1);
-                let end = (at + b.len()).min(n);
-                bytes.splice(at..end, b.iter().copied());
-            }
-        }
-    }
-    bytes
-}
-
-/// Either random bytes or a mutated valid file.
-fn fuzz_input(valid: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
-    let n = valid.len();
-    prop_oneof![
-        1 => prop::collection::vec(any::<u8>(), 0..512),
-        4 => (0..n, prop::collection::vec(mutation(), 1..6))
-            .prop_map(move |(k, muts)| apply(valid[k].clone(), &muts)),
-    ]
-}
 
 // ---------------------------------------------------------------------------------
 // .npy

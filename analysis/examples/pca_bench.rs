@@ -31,7 +31,10 @@ fn scores_nalgebra(x: &Array2<f64>, k: usize) -> Array2<f64> {
         let mut comp = xc.t().dot(&u);
         let norm = comp.dot(&comp).sqrt();
         comp /= norm;
-        let big = comp.iter().copied().fold(0.0f64, |a, v| if v.abs() > a.abs() { v } else { a });
+        let big = comp
+            .iter()
+            .copied()
+            .fold(0.0f64, |a, v| if v.abs() > a.abs() { v } else { a });
         if big < 0.0 {
             comp.mapv_inplace(|v| -v);
         }
@@ -67,10 +70,21 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let reps: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let reps: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5);
     println!("PCA, top 3 components, median of {reps} runs each (both sides in this process)");
-    println!("{:>14} {:>12} {:>12} {:>7} {:>14}", "n x D", "nalgebra s", "lapack s", "ratio", "max |Δscore|/max|score|");
-    for &(n, d) in &[(126usize, 4096usize), (250, 4096), (500, 4096), (500, 32_896)] {
+    println!(
+        "{:>14} {:>12} {:>12} {:>7} {:>14}",
+        "n x D", "nalgebra s", "lapack s", "ratio", "max |Δscore|/max|score|"
+    );
+    for &(n, d) in &[
+        (126usize, 4096usize),
+        (250, 4096),
+        (500, 4096),
+        (500, 32_896),
+    ] {
         let x = trajectory(n, d, 7);
         let (mut ta, mut tb) = (Vec::new(), Vec::new());
         let (mut a, mut b) = (Array2::zeros((0, 0)), Array2::zeros((0, 0)));
@@ -85,6 +99,13 @@ fn main() {
         let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let diff = (&a - &b).iter().fold(0.0f64, |m, v| m.max(v.abs())) / scale;
         let (ma, mb) = (median(ta), median(tb));
-        println!("{:>14} {:>12.4} {:>12.4} {:>6.2}x {:>14.2e}", format!("{n} x {d}"), ma, mb, ma / mb, diff);
+        println!(
+            "{:>14} {:>12.4} {:>12.4} {:>6.2}x {:>14.2e}",
+            format!("{n} x {d}"),
+            ma,
+            mb,
+            ma / mb,
+            diff
+        );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The data are centred (the column mean is subtracted). The eigen-decomposition is done
 //! on the *smaller* of the two symmetric matrices — the n×n Gram matrix X_c X_cᵀ when
-//! n ≤ D, else the D×D scatter matrix X_cᵀ X_c — with nalgebra's `SymmetricEigen`, so a
+//! n ≤ D, else the D×D scatter matrix X_cᵀ X_c — with LAPACK's symmetric eigensolver
+//! (`dsyevd`, through `ndarray-linalg` and the system OpenBLAS), so a
 //! weight trajectory of 250 snapshots × 10⁷ parameters costs one 250×250 eigenproblem
 //! plus two passes over the data.
 //!
@@ -11,8 +12,8 @@
 //! of the top k sum to at most 1); each component's sign is fixed so that its entry of
 //! largest magnitude is positive, which makes results deterministic.
 
-use nalgebra::{DMatrix, SymmetricEigen};
 use ndarray::{Array1, Array2, ArrayBase, Axis, Data, Ix2};
+use ndarray_linalg::{Eigh, UPLO};
 
 /// Errors of [`pca`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -20,6 +21,9 @@ pub enum PcaError {
     /// Fewer than two rows or no column.
     #[error("PCA needs at least 2 samples and 1 feature, got a {0}×{1} matrix")]
     TooSmall(usize, usize),
+    /// LAPACK did not converge (should not happen for finite symmetric input).
+    #[error("PCA eigen-decomposition failed: {0}")]
+    Lapack(String),
     /// NaN or infinity in the data.
     #[error("PCA input contains a non-finite value (row {row}, column {col})")]
     NonFinite {
@@ -73,23 +77,24 @@ where
         xc.t().dot(&xc)
     };
     let m = g.nrows();
-    let gm = DMatrix::from_fn(m, m, |i, j| g[[i, j]]);
-    let eig = SymmetricEigen::new(gm);
+    let (eigenvalues, eigenvectors) = g
+        .eigh(UPLO::Lower)
+        .map_err(|e| PcaError::Lapack(e.to_string()))?;
     let mut idx: Vec<usize> = (0..m).collect();
-    idx.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
-    let total: f64 = eig.eigenvalues.iter().map(|&l| l.max(0.0)).sum();
+    idx.sort_by(|&a, &b| eigenvalues[b].total_cmp(&eigenvalues[a]));
+    let total: f64 = eigenvalues.iter().map(|&l| l.max(0.0)).sum();
     // Tolerance below which an eigenvalue counts as zero.
     let tol = total * 1e-12 * m as f64;
 
     let mut components = Array2::<f64>::zeros((k, d));
     let mut lambdas = Array1::<f64>::zeros(k);
     for (c, &i) in idx.iter().take(k).enumerate() {
-        let lambda = eig.eigenvalues[i].max(0.0);
+        let lambda = eigenvalues[i].max(0.0);
         lambdas[c] = lambda;
         if lambda <= tol {
             continue;
         }
-        let v = eig.eigenvectors.column(i);
+        let v = eigenvectors.column(i);
         if small_is_gram {
             // component = X_cᵀ u / sqrt(λ)
             let u = Array1::from_iter(v.iter().copied());

@@ -247,7 +247,10 @@ mod tests {
         std::fs::write(&p, "lr = nan\n").unwrap();
         let nan: Cfg = resolve(Some(&p), &flags, &["tasks".into()]).unwrap();
         assert!(nan.lr.is_nan() && nan.tasks == 3);
-        let inf = Cfg { lr: f64::INFINITY, ..Cfg::default() };
+        let inf = Cfg {
+            lr: f64::INFINITY,
+            ..Cfg::default()
+        };
         let inf: Cfg = resolve(None, &inf, &["lr".into()]).unwrap();
         assert_eq!(inf.lr, f64::INFINITY);
         let j = to_json(&cfg).unwrap();

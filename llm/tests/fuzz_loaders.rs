@@ -9,161 +9,21 @@
 //! request. Default case counts are small; run long with
 //! `PROPTEST_CASES=20000 cargo test --release -p reawaken-llm --test fuzz_loaders`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 use reawaken_llm::probe::documents::{load_documents, tokenize_doc};
 use reawaken_llm::{load_hf_dir, GptNeoXConfig, Tokenizer};
+use reawaken_testkit::alloc::{assert_allocation_sane, Counting};
+use reawaken_testkit::fuzz::{apply, fuzz_bytes, mutation, report, runner};
 use serde_json::Value;
 use tch::Device;
-
-struct Counting;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const ALLOC_CAP: usize = 64 << 20;
-
-fn assert_allocation_sane(what: &str) {
-    let largest = LARGEST.load(Ordering::Relaxed);
-    assert!(
-        largest < ALLOC_CAP,
-        "{what}: a single allocation of {largest} bytes (cap {ALLOC_CAP})"
-    );
-}
-
-fn runner(default: u32) -> TestRunner {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default);
-    TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    })
-}
-
-fn report(target: &str, n: usize) {
-    eprintln!("fuzz target {target}: {n} inputs, no panic");
-}
-
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/neox-parallel")
-}
-
-// ---------------------------------------------------------------------------------
-// Byte mutations.
-
-#[derive(Debug, Clone)]
-enum Mutation {
-    Truncate(usize),
-    Flip(usize, u8),
-    Insert(usize, Vec<u8>),
-    Delete(usize, usize),
-    Overwrite(usize, Vec<u8>),
-}
-
-fn interesting_bytes() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        Just(b"99999999999999999999".to_vec()),
-        Just(b"18446744073709551615".to_vec()),
-        Just(b"9223372036854775807".to_vec()),
-        Just(b"4294967296".to_vec()),
-        Just(b"-1".to_vec()),
-        Just(b"0".to_vec()),
-        Just(b"NaN".to_vec()),
-        Just(b"1e999".to_vec()),
-        Just(b"-1e999".to_vec()),
-        Just(b"\"".to_vec()),
-        Just(b"[[[[[[[[[[[[[[[[".to_vec()),
-        Just(b"{{{{{{{{".to_vec()),
-        Just(b"null".to_vec()),
-        Just(b"\xff\xfe".to_vec()),
-        Just("é€😀".as_bytes().to_vec()),
-        Just(b"\0".to_vec()),
-        Just(b"\n\n".to_vec()),
-        Just(b"\"F32\"".to_vec()),
-        Just(b"\"I64\"".to_vec()),
-        Just(b"\"BOOL\"".to_vec()),
-        Just(b"\"F8_E4M3\"".to_vec()),
-        Just(b"\"U8\"".to_vec()),
-        Just(b"\"XYZ\"".to_vec()),
-    ]
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        any::<usize>().prop_map(Mutation::Truncate),
-        (any::<usize>(), 1u8..=255).prop_map(|(i, x)| Mutation::Flip(i, x)),
-        (any::<usize>(), prop::collection::vec(any::<u8>(), 1..16))
-            .prop_map(|(i, b)| Mutation::Insert(i, b)),
-        (any::<usize>(), 1usize..32).prop_map(|(i, n)| Mutation::Delete(i, n)),
-        (any::<usize>(), interesting_bytes()).prop_map(|(i, b)| Mutation::Overwrite(i, b)),
-    ]
-}
-
-/// Applies the mutations to `bytes[lo..]` (positions are taken modulo the mutable part).
-fn apply(mut bytes: Vec<u8>, muts: &[Mutation], lo: usize, hi: usize) -> Vec<u8> {
-    for m in muts {
-        let n = bytes.len();
-        let lo = lo.min(n);
-        let span = hi.min(n).saturating_sub(lo);
-        let pos = |i: &usize, extra: usize| lo + i % (span + extra).max(1);
-        match m {
-            Mutation::Truncate(i) => bytes.truncate(pos(i, 1)),
-            Mutation::Flip(i, x) if span > 0 => bytes[lo + i % span] ^= x,
-            Mutation::Flip(..) => {}
-            Mutation::Insert(i, b) => {
-                let at = pos(i, 1).min(n);
-                bytes.splice(at..at, b.iter().copied());
-            }
-            Mutation::Delete(i, k) if span > 0 => {
-                let at = lo + i % span;
-                let end = (at + k).min(n);
-                bytes.drain(at..end);
-            }
-            Mutation::Delete(..) => {}
-            Mutation::Overwrite(i, b) => {
-                let at = pos(i, 1).min(n);
-                let end = (at + b.len()).min(n);
-                bytes.splice(at..end, b.iter().copied());
-            }
-        }
-    }
-    bytes
-}
-
-fn fuzz_bytes(valid: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
-    let n = valid.len();
-    prop_oneof![
-        1 => prop::collection::vec(any::<u8>(), 0..256),
-        4 => (0..n, prop::collection::vec(mutation(), 1..6))
-            .prop_map(move |(k, muts)| apply(valid[k].clone(), &muts, 0, usize::MAX)),
-    ]
+    reawaken_testkit::fixture("neox-parallel")
 }
 
 // ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use tch::Device;
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/neox-parallel")
+    reawaken_testkit::fixture("neox-parallel")
 }
 
 /// A copy of the fixture's config.json + model.safetensors (+ tokenizer.json) in a tempdir.

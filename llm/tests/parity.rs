@@ -15,7 +15,7 @@ use tch::nn::OptimizerConfig;
 use tch::{nn, Device, Kind, Tensor};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+    reawaken_testkit::fixtures()
 }
 
 fn ids_tensor(a: &Array2<i64>) -> Tensor {
@@ -117,7 +117,11 @@ fn sgd_matches(name: &str) {
         got.push(loss.double_value(&[]));
         opt.backward_step(&loss);
     }
-    got.push(tch::no_grad(|| m.model.loss(&ids, None)).unwrap().double_value(&[]));
+    got.push(
+        tch::no_grad(|| m.model.loss(&ids, None))
+            .unwrap()
+            .double_value(&[]),
+    );
     let worst = got
         .iter()
         .zip(want.iter())
@@ -185,7 +189,9 @@ fn hidden_states_feed_the_logits() {
     assert_eq!(a, b);
     // Causal: a right-padded copy gives the same states on the real tokens.
     let padded = Tensor::from_slice(&[1i64, 5, 9, 200, 3, 0, 0]).view([1, 7]);
-    let hp = tch::no_grad(|| m.model.hidden_states(&padded)).unwrap().narrow(1, 0, 5);
+    let hp = tch::no_grad(|| m.model.hidden_states(&padded))
+        .unwrap()
+        .narrow(1, 0, 5);
     let d = (hp - &h).abs().max().double_value(&[]);
     assert!(d < 1e-5, "padding changed real-token states by {d}");
 }
@@ -264,6 +270,10 @@ fn bf16_logits_are_close_to_f32() {
     let d = (&lf - &lb).abs().max().double_value(&[]);
     eprintln!("bf16 vs f32: max abs logit diff {d:.3e}");
     assert!(d > 0.0 && d < 0.3, "bf16 drifted by {d}");
-    let loss = b.model.loss(&ids_tensor(&ids), None).unwrap().double_value(&[]);
+    let loss = b
+        .model
+        .loss(&ids_tensor(&ids), None)
+        .unwrap()
+        .double_value(&[]);
     assert!(loss.is_finite());
 }

@@ -48,7 +48,14 @@ struct Linear {
 }
 
 impl Linear {
-    fn new(p: nn::Path, d_in: i64, d_out: i64, bias: bool, init: Init, reg: &mut Registry) -> Result<Self> {
+    fn new(
+        p: nn::Path,
+        d_in: i64,
+        d_out: i64,
+        bias: bool,
+        init: Init,
+        reg: &mut Registry,
+    ) -> Result<Self> {
         let weight = var(&p, "weight", &[d_out, d_in], init, reg)?;
         let bias = if bias {
             Some(var(&p, "bias", &[d_out], Init::Const(0.0), reg)?)
@@ -271,8 +278,22 @@ impl GptNeoX {
                 )?,
                 attention: Attention::new(&lp / "attention", cfg, w_init, &mut reg)?,
                 mlp: Mlp {
-                    dense_h_to_4h: Linear::new(&mp / "dense_h_to_4h", d, inner, true, w_init, &mut reg)?,
-                    dense_4h_to_h: Linear::new(&mp / "dense_4h_to_h", inner, d, true, w_init, &mut reg)?,
+                    dense_h_to_4h: Linear::new(
+                        &mp / "dense_h_to_4h",
+                        d,
+                        inner,
+                        true,
+                        w_init,
+                        &mut reg,
+                    )?,
+                    dense_4h_to_h: Linear::new(
+                        &mp / "dense_4h_to_h",
+                        inner,
+                        d,
+                        true,
+                        w_init,
+                        &mut reg,
+                    )?,
                     act,
                 },
                 parallel: cfg.use_parallel_residual,
