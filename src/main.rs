@@ -50,6 +50,25 @@ enum FiguresCommand {
     Render(reawaken::cli::figures::RenderArgs),
 }
 
+/// A value clap could not parse (`--optimizer rmsprop`) is one plain line, like every
+/// other error; help, version and usage errors are shown as clap renders them.
+fn plain_parse_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        let text = e.to_string();
+        let first = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("error");
+        eprintln!("{first}");
+        std::process::exit(2);
+    }
+    e.exit()
+}
+
 /// The matches of the innermost subcommand (`toy simulate`, `llm probe`, …).
 fn leaf(matches: &clap::ArgMatches) -> &clap::ArgMatches {
     match matches.subcommand() {
@@ -59,7 +78,9 @@ fn leaf(matches: &clap::ArgMatches) -> &clap::ArgMatches {
 }
 
 fn main() -> std::process::ExitCode {
-    let matches = Cli::command().get_matches();
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|e| plain_parse_error(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     reawaken::cli::init_logging(&cli.log);
     let given = leaf(&matches);

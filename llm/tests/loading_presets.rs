@@ -38,7 +38,19 @@ fn preset_parameter_counts_match_the_config_formula() {
         c.num_parameters() - 2 * c.vocab_size * c.hidden_size,
         6_444_163_072
     );
-    assert_eq!(PRESETS.len(), 10);
+    assert_eq!(PRESETS.len(), 11);
+    // `tiny`, the default fresh model of `llm probe`: the Pythia architecture at width
+    // 128, 2 blocks, 4 heads.
+    let tiny = preset_config("tiny", &ShapeOverrides::default()).unwrap();
+    assert_eq!(
+        (
+            tiny.hidden_size,
+            tiny.num_hidden_layers,
+            tiny.num_attention_heads,
+            tiny.intermediate_size
+        ),
+        (128, 2, 4, 512)
+    );
 }
 
 fn std_of(t: &Tensor) -> f64 {

@@ -51,6 +51,12 @@ impl LossRecord {
         to_array2(&self.losses, self.tasks)
     }
 
+    /// Appends the losses after an episode and the task it trained (`order.npy` value).
+    pub fn push(&mut self, row: Vec<f32>, task: i64) {
+        self.losses.push(row);
+        self.order.push(task);
+    }
+
     /// Writes `losses.npy` and `order.npy`.
     pub fn save(&self, dir: &RunDir) -> Result<()> {
         dir.write_npy("losses.npy", &self.matrix())?;

@@ -13,7 +13,7 @@ use crate::probe::checkpoint::{self, CheckpointState, LossRecord};
 use crate::probe::config::ProbeConfig;
 use crate::probe::documents::TaskDoc;
 use crate::probe::error::{ProbeError, Result};
-use crate::probe::recorders::{self, Recorder};
+use crate::probe::recorders::{self, At, Recorder};
 use crate::probe::setup::{self, Plan};
 use crate::probe::trainer::{CausalLm, Trainer};
 use crate::probe::{interrupt, progress};
@@ -47,6 +47,31 @@ enum End {
     Diverged { episode: usize, message: String },
 }
 
+impl End {
+    /// A training step of episode `s` (0-based) gave a non-finite loss.
+    fn training_diverged(loss: f64, step: usize, s: usize, task: i64) -> Self {
+        End::Diverged {
+            episode: s + 1,
+            message: format!(
+                "training loss became {loss} at step {} of episode {} (task {task}); try a smaller --lr",
+                step + 1,
+                s + 1
+            ),
+        }
+    }
+
+    /// After episode `s` (0-based) the loss of `task` was not finite.
+    fn loss_not_finite(task: usize, s: usize) -> Self {
+        End::Diverged {
+            episode: s + 1,
+            message: format!(
+                "the loss of task {task} became non-finite after episode {} (the row is kept in losses.npy); try a smaller --lr",
+                s + 1
+            ),
+        }
+    }
+}
+
 /// Runs (or resumes) a probe and writes its record to `out`.
 pub fn run_probe(
     mut cfg: ProbeConfig,
@@ -58,31 +83,18 @@ pub fn run_probe(
     let plan = setup::prepare(&mut cfg)?;
     let total = plan.episodes.len();
     let (dir, mut info, resume) = match open_record(&cfg, out, mode, total)? {
-        Opened::AlreadyComplete(summary) => return Ok(*summary),
-        Opened::Ready(dir, info, resume) => (dir, info, resume),
+        Opened::AlreadyComplete(summary) => return Ok(summary),
+        Opened::Ready(dir, info, resume) => (dir, *info, resume),
     };
-    let eval: Vec<Vec<i64>> = plan
-        .tasks
-        .iter()
-        .map(|d| d.tokens[..d.eval_tokens].to_vec())
-        .collect();
-    let trainer = Trainer::new(&plan.model.model, plan.train.clone(), eval)?;
+    let trainer = Trainer::new(&plan.model.model, plan.train.clone(), plan.eval_tokens())?;
     let mut recs = recorders::build(&cfg, &plan, &trainer)?;
     write_tasks_json(&dir, &cfg, &plan)?;
-    let (mut losses, prior_s) = begin(
-        &dir,
-        &mut info,
-        &cfg,
-        &plan,
-        &trainer,
-        &mut recs,
-        resume.as_ref(),
-    )?;
+    let resume = resume.as_ref();
+    let (mut losses, prior_s) = begin(&dir, &mut info, &cfg, &plan, &trainer, &mut recs, resume)?;
 
     let start = losses.done();
     let bar = progress::Progress::new(total, start, show_progress);
     let mut end = End::Complete;
-    let mut since_safe_point = 0;
     for s in start..total {
         if interrupt::requested() {
             end = End::Interrupted;
@@ -91,42 +103,29 @@ pub fn run_probe(
         let ep = plan.episodes[s];
         let outcome = trainer.train_episode(plan.tokens(ep), s)?;
         if let Some(step) = outcome.diverged_at_step {
-            let message =
-                format!(
-                "training loss became {} at step {} of episode {} (task {}); try a smaller --lr",
-                outcome.last_loss, step + 1, s + 1, ep.order_value()
-            );
-            end = End::Diverged {
-                episode: s + 1,
-                message,
-            };
+            end = End::training_diverged(outcome.last_loss, step, s, ep.order_value());
             break;
         }
         let row = trainer.eval_losses()?;
         let bad = row.iter().position(|v| !v.is_finite());
-        losses.losses.push(row);
-        losses.order.push(ep.order_value());
+        losses.push(row, ep.order_value());
+        let at = At {
+            trainer: &trainer,
+            dir: &dir,
+            done: s + 1,
+        };
         for r in recs.iter_mut() {
-            r.after_episode(&trainer, &dir, s + 1, bad.is_none())?;
+            r.after_episode(&at, bad.is_none())?;
         }
-        if let Some(j) = bad {
-            let message = format!(
-                "the loss of task {j} became non-finite after episode {} (the row is kept in losses.npy); try a smaller --lr",
-                s + 1
-            );
-            end = End::Diverged {
-                episode: s + 1,
-                message,
-            };
+        if let Some(task) = bad {
+            end = End::loss_not_finite(task, s);
             break;
         }
         bar.episode_done(s + 1, outcome.last_loss);
-        since_safe_point += 1;
-        if since_safe_point >= cfg.checkpoint_every && s + 1 < total {
+        if (s + 1 - start) % cfg.checkpoint_every == 0 && s + 1 < total {
             checkpoint::save(&dir, &trainer, &losses, &recs)?;
             info.episodes_done = Some(s + 1);
             dir.write_run_info(&info)?;
-            since_safe_point = 0;
         }
     }
     bar.finish();
@@ -141,9 +140,9 @@ pub fn run_probe(
 /// The record directory, opened as `mode` says.
 enum Opened {
     /// `--resume` of a run that is already complete: nothing to do.
-    AlreadyComplete(Box<ProbeSummary>),
+    AlreadyComplete(ProbeSummary),
     /// The record to write, its `run.json` so far, and the safe point to resume from.
-    Ready(RunDir, RunInfo, Option<CheckpointState>),
+    Ready(RunDir, Box<RunInfo>, Option<CheckpointState>),
 }
 
 fn config_json(cfg: &ProbeConfig) -> Result<serde_json::Value> {
@@ -162,7 +161,7 @@ fn open_record(cfg: &ProbeConfig, out: &Path, mode: StartMode, total: usize) -> 
         let dir = RunDir::create(out, open)?;
         checkpoint::remove(&dir);
         let info = RunInfo::new(RunKind::Llm, config, cfg.seed);
-        return Ok(Opened::Ready(dir, info, None));
+        return Ok(Opened::Ready(dir, Box::new(info), None));
     }
     let dir = RunDir::create(out, OpenMode::Resume)?;
     let info = dir.read_run_info()?;
@@ -188,7 +187,7 @@ fn open_record(cfg: &ProbeConfig, out: &Path, mode: StartMode, total: usize) -> 
         ));
     }
     if info.status == RunStatus::Complete {
-        return Ok(Opened::AlreadyComplete(Box::new(ProbeSummary {
+        return Ok(Opened::AlreadyComplete(ProbeSummary {
             out: out.to_path_buf(),
             status: info.status,
             episodes_done: info.episodes_done.unwrap_or(total),
@@ -198,7 +197,7 @@ fn open_record(cfg: &ProbeConfig, out: &Path, mode: StartMode, total: usize) -> 
             interrupted: false,
             elapsed_s: info.timings.elapsed_s.unwrap_or(0.0),
             files: info.arrays.keys().cloned().collect(),
-        })));
+        }));
     }
     let state = checkpoint::load(&dir)?;
     if let Some(s) = &state {
@@ -209,7 +208,7 @@ fn open_record(cfg: &ProbeConfig, out: &Path, mode: StartMode, total: usize) -> 
             ));
         }
     }
-    Ok(Opened::Ready(dir, info, state))
+    Ok(Opened::Ready(dir, Box::new(info), state))
 }
 
 /// Brings the trainer, the loss record and the recorders to episode 0 (a fresh run, which
@@ -229,8 +228,13 @@ fn begin<M: CausalLm>(
         Some(state) => {
             let s = state.episodes_done;
             checkpoint::restore_params(dir, state, trainer)?;
+            let at = At {
+                trainer,
+                dir,
+                done: s,
+            };
             for r in recs.iter_mut() {
-                r.resume(trainer, dir, s, state.recorders.get(r.name()))?;
+                r.resume(&at, state.recorders.get(r.name()))?;
             }
             let before = info
                 .extra
@@ -254,8 +258,13 @@ fn begin<M: CausalLm>(
             }
             *info = RunInfo::new(RunKind::Llm, config_json(cfg)?, cfg.seed);
             let row0 = trainer.eval_losses()?;
+            let at = At {
+                trainer,
+                dir,
+                done: 0,
+            };
             for r in recs.iter_mut() {
-                r.start(trainer)?;
+                r.start(&at)?;
             }
             (
                 LossRecord {
@@ -397,7 +406,7 @@ fn conclude<M: CausalLm>(
         End::Diverged { episode, message } => {
             losses.save(dir)?;
             for r in recs.iter_mut() {
-                r.finish(trainer, dir, false)?;
+                r.finish(&At { trainer, dir, done }, false)?;
             }
             info.diverged_at_episode = Some(episode);
             info.message = Some(message);
@@ -407,7 +416,7 @@ fn conclude<M: CausalLm>(
         End::Complete => {
             losses.save(dir)?;
             for r in recs.iter_mut() {
-                r.finish(trainer, dir, true)?;
+                r.finish(&At { trainer, dir, done }, true)?;
             }
             checkpoint::remove(dir);
             RunStatus::Complete

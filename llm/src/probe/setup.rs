@@ -35,6 +35,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The evaluation tokens (at most C) of every task.
+    pub fn eval_tokens(&self) -> Vec<Vec<i64>> {
+        self.tasks
+            .iter()
+            .map(|d| d.tokens[..d.eval_tokens].to_vec())
+            .collect()
+    }
+
     /// Tokens trained in an episode.
     pub fn tokens(&self, ep: Episode) -> &[i64] {
         match ep {

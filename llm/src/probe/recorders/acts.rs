@@ -6,7 +6,7 @@ use reawaken_analysis::record::RunDir;
 
 use super::series::Series;
 use super::sketch::TrajectoryRecorder;
-use super::Recorder;
+use super::{At, Recorder};
 use crate::probe::config::ProbeConfig;
 use crate::probe::error::Result;
 use crate::probe::setup::Plan;
@@ -62,38 +62,27 @@ impl<M: CausalLm> Recorder<M> for ActsRecorder {
         ]
     }
 
-    fn start(&mut self, trainer: &Trainer<'_, M>) -> Result<()> {
-        self.series.push(&[trainer.hidden_flat(&self.tokens)?])
+    fn start(&mut self, at: &At<'_, '_, M>) -> Result<()> {
+        self.series.push(&[at.trainer.hidden_flat(&self.tokens)?])
     }
 
-    fn resume(
-        &mut self,
-        trainer: &Trainer<'_, M>,
-        dir: &RunDir,
-        done: usize,
-        _state: Option<&serde_json::Value>,
-    ) -> Result<()> {
-        let now = trainer.hidden_flat(&self.tokens)?;
-        self.series.resume(dir, done, &[now])
+    fn resume(&mut self, at: &At<'_, '_, M>, _state: Option<&serde_json::Value>) -> Result<()> {
+        let now = at.trainer.hidden_flat(&self.tokens)?;
+        self.series.resume(at.dir, at.done, &[now])
     }
 
-    fn after_episode(
-        &mut self,
-        trainer: &Trainer<'_, M>,
-        _dir: &RunDir,
-        _done: usize,
-        _finite: bool,
-    ) -> Result<()> {
-        self.series.push(&[trainer.hidden_flat(&self.tokens)?])
+    fn after_episode(&mut self, at: &At<'_, '_, M>, _finite: bool) -> Result<()> {
+        self.series.push(&[at.trainer.hidden_flat(&self.tokens)?])
     }
 
     fn save(&self, dir: &RunDir) -> Result<()> {
         self.series.save(dir)
     }
 
-    fn finish(&mut self, _t: &Trainer<'_, M>, dir: &RunDir, _complete: bool) -> Result<()> {
+    fn finish(&mut self, at: &At<'_, '_, M>, _complete: bool) -> Result<()> {
+        let dir = at.dir;
         self.series.save(dir)?;
-        if self.series.len() >= 2 {
+        if self.series.rows() >= 2 {
             dir.write_npy(
                 "acts_cosine.npy",
                 &reawaken_analysis::similarity::cosine_similarity_matrix(&self.series.matrix()),

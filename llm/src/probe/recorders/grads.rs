@@ -1,13 +1,11 @@
 //! `grads`: the cosine similarity of the documents' loss gradients w.r.t. one block's
 //! attention `query_key_value` weight, at the end of training (paper Fig. 8a).
 
-use reawaken_analysis::record::RunDir;
-
 use super::sketch::cosine_matrix;
-use super::Recorder;
+use super::{At, Recorder};
 use crate::probe::error::Result;
 use crate::probe::setup::Plan;
-use crate::probe::trainer::{CausalLm, Trainer};
+use crate::probe::trainer::CausalLm;
 
 pub struct GradsRecorder {
     param: String,
@@ -37,21 +35,11 @@ impl<M: CausalLm> Recorder<M> for GradsRecorder {
         vec![("grads_param", serde_json::json!(self.param))]
     }
 
-    fn after_episode(
-        &mut self,
-        _t: &Trainer<'_, M>,
-        _d: &RunDir,
-        _done: usize,
-        _f: bool,
-    ) -> Result<()> {
-        Ok(())
-    }
-
-    fn finish(&mut self, trainer: &Trainer<'_, M>, dir: &RunDir, complete: bool) -> Result<()> {
+    fn finish(&mut self, at: &At<'_, '_, M>, complete: bool) -> Result<()> {
         if complete {
-            let grads = trainer.task_gradients(&self.param)?;
+            let grads = at.trainer.task_gradients(&self.param)?;
             let cos = cosine_matrix(&grads)?.mapv(|v| v as f32);
-            dir.write_npy("grad_cosine.npy", &cos)?;
+            at.dir.write_npy("grad_cosine.npy", &cos)?;
         }
         Ok(())
     }

@@ -29,7 +29,15 @@ use crate::probe::error::{ProbeError, Result};
 use crate::probe::setup::Plan;
 use crate::probe::trainer::{CausalLm, Trainer};
 
-/// One recorder of a probe run. `done` counts the episodes trained so far.
+/// Where a run stands when a recorder is called: the trainer (the model's current
+/// parameters), the record directory, and the number of episodes trained so far.
+pub struct At<'a, 'm, M: CausalLm> {
+    pub trainer: &'a Trainer<'m, M>,
+    pub dir: &'a RunDir,
+    pub done: usize,
+}
+
+/// One recorder of a probe run.
 pub trait Recorder<M: CausalLm> {
     /// The recorder's name (`grads`, `pairwise`, …), the key of its checkpoint state.
     fn name(&self) -> &'static str;
@@ -40,29 +48,19 @@ pub trait Recorder<M: CausalLm> {
         Vec::new()
     }
     /// A fresh run, before the first episode.
-    fn start(&mut self, _trainer: &Trainer<'_, M>) -> Result<()> {
+    fn start(&mut self, _at: &At<'_, '_, M>) -> Result<()> {
         Ok(())
     }
-    /// A resumed run: reload what was recorded in episodes `0..done` from the record;
+    /// A resumed run: reload what was recorded in episodes `0..at.done` from the record;
     /// `state` is what [`Recorder::state`] returned at that safe point.
-    fn resume(
-        &mut self,
-        _trainer: &Trainer<'_, M>,
-        _dir: &RunDir,
-        _done: usize,
-        _state: Option<&serde_json::Value>,
-    ) -> Result<()> {
+    fn resume(&mut self, _at: &At<'_, '_, M>, _state: Option<&serde_json::Value>) -> Result<()> {
         Ok(())
     }
-    /// After episode `done`; `finite` is false when its losses were not all finite (the
-    /// run then ends as diverged).
-    fn after_episode(
-        &mut self,
-        trainer: &Trainer<'_, M>,
-        dir: &RunDir,
-        done: usize,
-        finite: bool,
-    ) -> Result<()>;
+    /// After episode `at.done`; `finite` is false when its losses were not all finite
+    /// (the run then ends as diverged).
+    fn after_episode(&mut self, _at: &At<'_, '_, M>, _finite: bool) -> Result<()> {
+        Ok(())
+    }
     /// At a safe point: write the arrays that grow with the episodes.
     fn save(&self, _dir: &RunDir) -> Result<()> {
         Ok(())
@@ -72,7 +70,7 @@ pub trait Recorder<M: CausalLm> {
         None
     }
     /// The run ended (`complete`, or diverged when false): write the final arrays.
-    fn finish(&mut self, trainer: &Trainer<'_, M>, dir: &RunDir, complete: bool) -> Result<()>;
+    fn finish(&mut self, at: &At<'_, '_, M>, complete: bool) -> Result<()>;
 }
 
 /// The recorders `cfg.record` asks for, in the order they are called.

@@ -4,7 +4,7 @@
 
 use reawaken_analysis::record::RunDir;
 
-use super::{to_array2, Recorder};
+use super::{to_array2, At, Recorder};
 use crate::probe::config::ProbeConfig;
 use crate::probe::error::Result;
 use crate::probe::setup::Plan;
@@ -54,26 +54,14 @@ impl<M: CausalLm> Recorder<M> for PairwiseRecorder {
         vec![("pairwise_epoch", serde_json::json!(self.epoch))]
     }
 
-    fn resume(
-        &mut self,
-        _t: &Trainer<'_, M>,
-        _dir: &RunDir,
-        _done: usize,
-        state: Option<&serde_json::Value>,
-    ) -> Result<()> {
+    fn resume(&mut self, _at: &At<'_, '_, M>, state: Option<&serde_json::Value>) -> Result<()> {
         self.done = state.and_then(|s| s.get("done")).and_then(|v| v.as_bool()) == Some(true);
         Ok(())
     }
 
-    fn after_episode(
-        &mut self,
-        trainer: &Trainer<'_, M>,
-        dir: &RunDir,
-        done: usize,
-        finite: bool,
-    ) -> Result<()> {
-        if finite && !self.done && self.at_episode == Some(done) {
-            self.measure(trainer, dir)?;
+    fn after_episode(&mut self, at: &At<'_, '_, M>, finite: bool) -> Result<()> {
+        if finite && !self.done && self.at_episode == Some(at.done) {
+            self.measure(at.trainer, at.dir)?;
         }
         Ok(())
     }
@@ -82,9 +70,9 @@ impl<M: CausalLm> Recorder<M> for PairwiseRecorder {
         Some(serde_json::json!({ "done": self.done }))
     }
 
-    fn finish(&mut self, trainer: &Trainer<'_, M>, dir: &RunDir, complete: bool) -> Result<()> {
+    fn finish(&mut self, at: &At<'_, '_, M>, complete: bool) -> Result<()> {
         if complete && !self.done {
-            self.measure(trainer, dir)?;
+            self.measure(at.trainer, at.dir)?;
         }
         Ok(())
     }

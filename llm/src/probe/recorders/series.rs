@@ -77,7 +77,7 @@ impl Series {
     }
 
     /// Number of rows recorded.
-    pub fn len(&self) -> usize {
+    pub fn rows(&self) -> usize {
         self.rows.len()
     }
 }

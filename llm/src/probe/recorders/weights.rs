@@ -9,7 +9,7 @@ use tch::Tensor;
 
 use super::series::Series;
 use super::sketch::TrajectoryRecorder;
-use super::Recorder;
+use super::{At, Recorder};
 use crate::probe::config::ProbeConfig;
 use crate::probe::error::Result;
 use crate::probe::setup::Plan;
@@ -84,28 +84,16 @@ impl<M: CausalLm> Recorder<M> for WeightsRecorder {
         vec![("weights_params", serde_json::json!(self.names))]
     }
 
-    fn start(&mut self, _trainer: &Trainer<'_, M>) -> Result<()> {
+    fn start(&mut self, _at: &At<'_, '_, M>) -> Result<()> {
         self.series.push(&self.parts())
     }
 
-    fn resume(
-        &mut self,
-        _trainer: &Trainer<'_, M>,
-        dir: &RunDir,
-        done: usize,
-        _state: Option<&serde_json::Value>,
-    ) -> Result<()> {
+    fn resume(&mut self, at: &At<'_, '_, M>, _state: Option<&serde_json::Value>) -> Result<()> {
         let parts = self.parts();
-        self.series.resume(dir, done, &parts)
+        self.series.resume(at.dir, at.done, &parts)
     }
 
-    fn after_episode(
-        &mut self,
-        _t: &Trainer<'_, M>,
-        _dir: &RunDir,
-        _done: usize,
-        _finite: bool,
-    ) -> Result<()> {
+    fn after_episode(&mut self, _at: &At<'_, '_, M>, _finite: bool) -> Result<()> {
         self.series.push(&self.parts())
     }
 
@@ -113,9 +101,10 @@ impl<M: CausalLm> Recorder<M> for WeightsRecorder {
         self.series.save(dir)
     }
 
-    fn finish(&mut self, _t: &Trainer<'_, M>, dir: &RunDir, _complete: bool) -> Result<()> {
+    fn finish(&mut self, at: &At<'_, '_, M>, _complete: bool) -> Result<()> {
+        let dir = at.dir;
         self.series.save(dir)?;
-        if self.series.len() < 2 {
+        if self.series.rows() < 2 {
             return Ok(());
         }
         let res =
