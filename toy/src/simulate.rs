@@ -148,3 +148,39 @@ pub fn run_with(
         init_method: problem.init_method,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_are_permutations_of_the_tasks_every_epoch() {
+        for order in [Order::Cyclic, Order::Shuffled, Order::PrequentialShuffled] {
+            let cfg = ToyConfig {
+                tasks: 7,
+                epochs: 5,
+                order,
+                seed: 3,
+                ..ToyConfig::default()
+            };
+            let o = make_order(&cfg);
+            assert_eq!(o.len(), 35);
+            let mut firsts = Vec::new();
+            for epoch in o.chunks(7) {
+                let mut sorted = epoch.to_vec();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..7).collect::<Vec<_>>(), "{order}");
+                firsts.push(epoch[0]);
+            }
+            match order {
+                Order::Cyclic => assert_eq!(o[..7], [0, 1, 2, 3, 4, 5, 6]),
+                // Task 0 opens every epoch; the rest is shuffled (not all epochs alike).
+                Order::PrequentialShuffled => {
+                    assert!(firsts.iter().all(|&f| f == 0));
+                    assert!(o.chunks(7).any(|e| e != &o[..7]));
+                }
+                Order::Shuffled => assert!(o.chunks(7).any(|e| e != &o[..7])),
+            }
+        }
+    }
+}
