@@ -17,7 +17,7 @@
 //! and failed allocations are returned as errors, never panics.
 
 use tch::nn::{self, Init};
-use tch::{Kind, Reduction, Tensor};
+use tch::{Kind, Tensor};
 
 use crate::model::config::{Activation, GptNeoXConfig};
 use crate::model::error::{LlmError, Result};
@@ -373,25 +373,30 @@ impl GptNeoX {
     }
 }
 
+/// Next-token negative log-likelihoods `[B, S−1]`: entry (b, t) is
+/// −log p(`targets[b, t]` | `logits[b, t]`) times `mask[b, t]` (1 for a real target, 0 for
+/// one to ignore). The one LM loss of reawaken: [`lm_loss`] (a mean over all targets) and
+/// the probe's per-document losses (a mean per row) are its reductions.
+pub fn next_token_nll(logits: &Tensor, targets: &Tensor, mask: &Tensor) -> Tensor {
+    let s = logits.size()[1];
+    let lp = logits
+        .narrow(1, 0, s - 1)
+        .log_softmax(-1, Kind::Float)
+        .gather(2, &targets.unsqueeze(-1), false)
+        .squeeze_dim(-1);
+    -(lp * mask)
+}
+
 /// Mean next-token cross-entropy: predicts `input_ids[:,1:]` from `logits[:,:-1]`,
 /// as Hugging Face's `ForCausalLMLoss`. Targets whose `mask` is 0 are ignored.
 /// Returns a scalar float32 tensor (NaN if no target is left).
 pub fn lm_loss(logits: &Tensor, input_ids: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-    let (b, s, v) = size3(logits, "logits")?;
-    let logits = logits
-        .narrow(1, 0, s - 1)
-        .to_kind(Kind::Float)
-        .reshape([b * (s - 1), v]);
-    let mut targets = input_ids.narrow(1, 1, s - 1).to_kind(Kind::Int64);
-    if let Some(m) = mask {
-        let keep = m.narrow(1, 1, s - 1).ne(0);
-        targets = targets.where_self(&keep, &Tensor::from(-100i64).to_device(targets.device()));
-    }
-    Ok(logits.cross_entropy_loss::<Tensor>(
-        &targets.reshape([b * (s - 1)]),
-        None,
-        Reduction::Mean,
-        -100,
-        0.0,
-    ))
+    let (_, s, _) = size3(logits, "logits")?;
+    let targets = input_ids.narrow(1, 1, s - 1).to_kind(Kind::Int64);
+    let keep = match mask {
+        Some(m) => m.narrow(1, 1, s - 1).ne(0).to_kind(Kind::Float),
+        None => targets.ones_like().to_kind(Kind::Float),
+    };
+    let nll = next_token_nll(logits, &targets, &keep);
+    Ok(nll.sum(Kind::Float) / keep.sum(Kind::Float))
 }

@@ -128,13 +128,7 @@ fn ids_tensor(tokens: &[i64], device: Device) -> Tensor {
 
 /// Mean next-token cross-entropy per row: logits `[B,S,V]`, targets `[B,S-1]`, mask `[B,S-1]`.
 fn masked_row_losses(logits: &Tensor, targets: &Tensor, mask: &Tensor, counts: &Tensor) -> Tensor {
-    let s = logits.size()[1];
-    let lp = logits
-        .narrow(1, 0, s - 1)
-        .log_softmax(-1, Kind::Float)
-        .gather(2, &targets.unsqueeze(-1), false)
-        .squeeze_dim(-1);
-    let nll = -(lp * mask);
+    let nll = crate::model::gpt_neox::next_token_nll(logits, targets, mask);
     nll.sum_dim_intlist([1i64].as_slice(), false, Kind::Float) / counts
 }
 
