@@ -27,9 +27,12 @@ Output (numpy: np.load(DIR + '/losses.npy')):
     points.npy   float32 (E+1, T, M): f_i^-1(P x_i) of every task at the end of each epoch
                  (index 0 = before training), for the ring / PCA figure
 
-Stability: the P-step multiplies the trained task's residual by 1 - lr |x_i|^2 with
-|x_i|^2 ~ N/3, so lr*N/3 must stay below 2 (N = M = 1000 needs lr <= 0.004). Unstable
-settings are refused before anything runs.";
+Stability: w is re-solved after every P-step, so each task's residual is carried to the
+next task multiplied by c = lr |x_i|^2 (|x_i|^2 ~ N/3): c >= 1 grows geometrically. So
+lr*N/3 must stay below 1 (N = M = 1000 needs lr <= 0.002 with the summed loss). Unstable
+settings are refused before anything runs; a run whose losses still grow more than 1e6-fold
+ends with status \"diverged\". --loss-reduction mean ((1/M)|.|^2, PyTorch MSELoss) scales the
+P-step by 2/M, so the paper's lr 0.01 runs N = 100 and N = 1000 alike (Fig. 10a).";
 
 /// Arguments of `reawaken toy simulate`: where the record goes, and the settings.
 #[derive(clap::Args, Debug, Clone)]
@@ -118,9 +121,10 @@ fn fmt_opt(v: Option<f64>) -> String {
 fn print_summary(cfg: &ToyConfig, info: &RunInfo, dir: &Path) {
     let m = &info.metrics;
     println!(
-        "toy simulate: mapping {}, order {}, T={} N={} M={} lr={} K={} E={} seed {}",
+        "toy simulate: mapping {}, order {}, loss {}, T={} N={} M={} lr={} K={} E={} seed {}",
         cfg.mapping,
         cfg.order,
+        cfg.loss_reduction,
         cfg.tasks,
         cfg.input_dim,
         cfg.embed_dim,

@@ -16,6 +16,19 @@ reawaken_analysis::choice! {
     }
 }
 
+reawaken_analysis::choice! {
+    /// How the loss of a task is reduced over the M entries of the embedding.
+    pub enum LossReduction("loss reduction") {
+        /// ℓ_i = ½‖P x_i − f_i(w)‖²; the P-step is α (P x_i − f_i(w)) x_iᵀ (the paper's
+        /// equations, A.5).
+        Sum = "sum",
+        /// ℓ_i = (1/M)‖P x_i − f_i(w)‖² (PyTorch's `MSELoss`); the P-step is its gradient,
+        /// (2α/M)(P x_i − f_i(w)) x_iᵀ. The one reading under which the paper's lr 0.01 runs
+        /// both N = 100 and N = 1000 (Fig. 10a).
+        Mean = "mean",
+    }
+}
+
 /// Settings of one toy simulation: the one typed config of `reawaken toy simulate`.
 /// Its fields are the command's flags (clap) and the keys of `--config` files and of
 /// `run.json`'s `config` (serde, kebab-case); defaults are the paper's Fig. 10b setting.
@@ -34,7 +47,7 @@ pub struct ToyConfig {
     /// M, the embedding dimension (rows of P; length of w and y_i).
     #[arg(long, value_name = "M", default_value_t = ToyConfig::default().embed_dim)]
     pub embed_dim: usize,
-    /// α, the step size of the gradient step on P; lr·N/3 must stay below 2.
+    /// α, the step size of the gradient step on P; lr·N/3 must stay below 1.
     #[arg(long, value_name = "A", allow_negative_numbers = true, default_value_t = ToyConfig::default().lr)]
     pub lr: f64,
     /// Task maps: `target` f_i(w) = y_i − w (paper Fig. 10b), `identity` f_i(w) = w
@@ -51,6 +64,10 @@ pub struct ToyConfig {
     /// every epoch) or `prequential-shuffled` (task 1 first, the rest shuffled).
     #[arg(long, value_name = "ORDER", default_value_t = ToyConfig::default().order)]
     pub order: Order,
+    /// Loss of a task: `sum` ½|P x_i − f_i(w)|² (the paper's equations) or `mean`
+    /// (1/M)|P x_i − f_i(w)|² (PyTorch MSELoss; its P-step is 2·lr/M times the residual).
+    #[arg(long, value_name = "sum|mean", default_value_t = ToyConfig::default().loss_reduction)]
+    pub loss_reduction: LossReduction,
 }
 
 impl Default for ToyConfig {
@@ -66,6 +83,7 @@ impl Default for ToyConfig {
             epochs: 10,
             steps: 1,
             order: Order::Cyclic,
+            loss_reduction: LossReduction::Sum,
         }
     }
 }
@@ -73,9 +91,17 @@ impl Default for ToyConfig {
 /// Largest memory (bytes) a toy run may allocate for its results and state.
 pub const MAX_BYTES: u128 = 8 << 30;
 
-/// Step factor α‖x‖² at or above which the P-step overshoots (the residual of the trained
-/// task is multiplied by 1 − α‖x‖², whose magnitude is ≥ 1 from there on).
-pub const UNSTABLE_STEP_FACTOR: f64 = 2.0;
+/// Step factor c = α‖x‖² at or above which a run grows without bound. w is re-solved
+/// exactly after every P-step, so the residual of the task trained next is, to first
+/// order, c times the residual just corrected plus the change P(x_{i+1} − x_i): the error
+/// is carried from task to task and multiplied by c at every episode, which is a
+/// geometric growth once c ≥ 1 (measured: c = 0.9 keeps the largest loss near its initial
+/// value, c = 1.1 reaches 1e13 within 10 epochs; docs/toy-model.md).
+pub const UNSTABLE_STEP_FACTOR: f64 = 1.0;
+
+/// Largest loss, as a multiple of the largest initial loss, after which a run counts as
+/// running away (status `diverged`) even though every value is still finite.
+pub const RUNAWAY_FACTOR: f64 = 1e6;
 
 /// Standard deviation of ‖x‖² for x with N iid Unif(−1, 1) entries: √(4N/45).
 fn norm_sq_std(n: usize) -> f64 {
@@ -96,10 +122,13 @@ pub(crate) fn floor_1sig(v: f64) -> f64 {
     (v / p).floor() * p
 }
 
-/// A learning rate that is safe for input dimension N with a margin (step factor ≤ 1.8
-/// even for a 4-sigma-large ‖x‖²), rounded down to one significant digit.
+/// Step factor a suggested setting keeps even for a 4-sigma-large ‖x‖².
+const SAFE_STEP_FACTOR: f64 = 0.9;
+
+/// A step size (α of the P-step) that is safe for input dimension N with a margin (step
+/// factor ≤ 0.9 even for a 4-sigma-large ‖x‖²), rounded down to one significant digit.
 pub fn suggested_lr(input_dim: usize) -> f64 {
-    floor_1sig(1.8 / norm_sq_high(input_dim.max(1)))
+    floor_1sig(SAFE_STEP_FACTOR / norm_sq_high(input_dim.max(1)))
 }
 
 /// The largest input dimension N that is safe for this lr with the same margin.
@@ -111,7 +140,7 @@ pub fn suggested_input_dim(lr: f64) -> usize {
     let (mut lo, mut hi) = (0usize, 1usize << 40);
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if lr * norm_sq_high(mid) <= 1.8 {
+        if lr * norm_sq_high(mid) <= SAFE_STEP_FACTOR {
             lo = mid;
         } else {
             hi = mid;
@@ -120,38 +149,66 @@ pub fn suggested_input_dim(lr: f64) -> usize {
     lo
 }
 
-/// The plain-words explanation of an overshooting step factor.
+/// The plain-words explanation of a step factor at or above the stability limit.
+/// `lr_scale` is the P-step's α divided by `--lr` (1 for `sum`, 2/M for `mean`).
 pub(crate) fn unstable_message(
     lr: f64,
+    lr_scale: f64,
     input_dim: usize,
     step_factor: f64,
     sampled: Option<usize>,
 ) -> String {
-    let what = match sampled {
-        Some(task) => format!("for task {task} of the sampled data lr*|x|^2 = {step_factor:.3}"),
-        None => format!("lr*|x|^2 ≈ lr*N/3 = {step_factor:.3}"),
+    let c = if lr_scale == 1.0 {
+        "lr*|x|^2"
+    } else {
+        "(2 lr/M)*|x|^2"
     };
-    let dim_hint = match suggested_input_dim(lr) {
+    let what = match sampled {
+        Some(task) => format!("for task {task} of the sampled data {c} = {step_factor:.3}"),
+        None => format!("{c} ≈ {step_factor:.3} for a typical task (|x|^2 ≈ N/3)"),
+    };
+    let dim_hint = match suggested_input_dim(lr * lr_scale) {
         0 => String::new(),
         n => format!(" or --input-dim ≤ {n}"),
     };
     format!(
-        "--lr {lr} with --input-dim {input_dim} makes every P-step overshoot ({what} ≥ 2): the \
-         trained task's residual is multiplied by 1 - lr*|x|^2, so it grows at each visit and the \
-         losses run off to inf/NaN. Use --lr ≤ {}{dim_hint}.",
-        suggested_lr(input_dim)
+        "--lr {lr} with --input-dim {input_dim} is past the toy model's stability limit ({what} ≥ 1): \
+         w is re-solved after every P-step, so each task's residual is carried to the next task \
+         multiplied by that factor and the losses grow geometrically. Use --lr ≤ {}{dim_hint}, \
+         or --loss-reduction mean.",
+        floor_1sig(suggested_lr(input_dim) / lr_scale)
     )
 }
 
 impl ToyConfig {
+    /// The P-step's size α divided by `--lr`: 1 for `sum`, 2/M for `mean` (the gradient
+    /// of (1/M)‖r‖²).
+    pub fn lr_scale(&self) -> f64 {
+        match self.loss_reduction {
+            LossReduction::Sum => 1.0,
+            LossReduction::Mean => 2.0 / self.embed_dim.max(1) as f64,
+        }
+    }
+
+    /// The P-step's size α (`--lr` times [`ToyConfig::lr_scale`]).
+    pub fn step_lr(&self) -> f64 {
+        self.lr * self.lr_scale()
+    }
+
+    /// Factor from ½‖r‖² (what the dynamics compute) to the reported loss: 1 for `sum`,
+    /// 2/M for `mean`.
+    pub fn loss_scale(&self) -> f64 {
+        self.lr_scale()
+    }
+
     /// Checks every setting. Returns warnings (things that run but may not be what the user
     /// wants) or an error that says what to change.
     ///
-    /// Stability: the P-step multiplies the trained task's residual by 1 − α‖x_i‖²; with
-    /// x entries Unif(−1, 1), ‖x_i‖² ≈ N/3. Refused here when α·N/3 ≥ 2 (the typical task
-    /// overshoots); warned when a 4-sigma-large ‖x_i‖² could reach 2. [`crate::simulate`]
-    /// then checks the exact factor max_i α‖x_i‖² on the sampled data and refuses with
-    /// [`ToyError::Unstable`] if it is ≥ 2.
+    /// Stability (see [`UNSTABLE_STEP_FACTOR`]): with x entries Unif(−1, 1), ‖x_i‖² ≈ N/3.
+    /// Refused here when α·N/3 ≥ 1 (α the P-step's size, [`ToyConfig::step_lr`]); warned
+    /// when a 4-sigma-large ‖x_i‖² could reach 1. [`crate::simulate`] then checks the exact
+    /// factor max_i α‖x_i‖² on the sampled data and refuses with [`ToyError::Unstable`] if
+    /// it is ≥ 1.
     pub fn validate(&self) -> Result<Vec<String>, ToyError> {
         let mut warnings = Vec::new();
         let bad = |m: String| Err(ToyError::InvalidConfig(m));
@@ -186,31 +243,26 @@ impl ToyConfig {
                 MAX_BYTES >> 30
             ));
         }
-        let typical = self.lr * self.input_dim as f64 / 3.0;
+        let scale = self.lr_scale();
+        let typical = self.step_lr() * self.input_dim as f64 / 3.0;
         if typical >= UNSTABLE_STEP_FACTOR {
             return Err(ToyError::Unstable {
                 lr: self.lr,
                 input_dim: self.input_dim,
                 task: 0,
                 step_factor: typical,
-                message: unstable_message(self.lr, self.input_dim, typical, None),
+                message: unstable_message(self.lr, scale, self.input_dim, typical, None),
             });
         }
-        let high = self.lr * norm_sq_high(self.input_dim);
+        let high = self.step_lr() * norm_sq_high(self.input_dim);
         if high >= UNSTABLE_STEP_FACTOR {
             warnings.push(format!(
-                "--lr {} with --input-dim {} is close to the stability limit (lr*|x|^2 ≈ {typical:.2} \
-                 on average, up to ≈ {high:.2} for an unlucky task; ≥ 2 overshoots): the run is \
-                 refused if a sampled task crosses 2. --lr ≤ {} is safe",
+                "--lr {} with --input-dim {} is close to the stability limit (step factor ≈ \
+                 {typical:.2} on average, up to ≈ {high:.2} for an unlucky task; ≥ 1 grows without \
+                 bound): the run is refused if a sampled task crosses 1. --lr ≤ {} is safe",
                 self.lr,
                 self.input_dim,
-                suggested_lr(self.input_dim)
-            ));
-        } else if typical > 1.0 {
-            warnings.push(format!(
-                "lr*|x|^2 ≈ {typical:.2} > 1: each P-step overshoots the trained task's target \
-                 (its residual changes sign) though it still shrinks; the paper's settings have \
-                 lr*|x|^2 ≈ 0.33"
+                floor_1sig(suggested_lr(self.input_dim) / scale)
             ));
         }
         if self.epochs == 1 {

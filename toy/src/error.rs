@@ -8,9 +8,9 @@ pub enum ToyError {
     /// A setting is out of range; the message says which and what to change.
     #[error("invalid toy configuration: {0}")]
     InvalidConfig(String),
-    /// The learning rate overshoots on at least one sampled task:
-    /// `lr * |x_i|^2 >= 2`, so the residual of that task grows at every visit and the run
-    /// would end in inf/NaN. Refused before any step is taken.
+    /// The step size is past the stability limit on at least one sampled task:
+    /// `lr * |x_i|^2 >= 1` (see `config::UNSTABLE_STEP_FACTOR`), so the residuals grow
+    /// geometrically from task to task. Refused before any step is taken.
     #[error("{message}")]
     Unstable {
         /// The learning rate α.
@@ -33,7 +33,7 @@ pub enum ToyError {
     /// a record with status `diverged`.
     #[error(
         "the loss became non-finite (inf/NaN) after {episode} episodes; lower --lr \
-         (the step factor lr*|x|^2 must stay well below 2)"
+         (the step factor lr*|x|^2 must stay below 1)"
     )]
     NonFinite {
         /// Number of episodes done when the non-finite loss appeared (1-based row of the
@@ -42,14 +42,32 @@ pub enum ToyError {
         /// What ran until then (all values finite).
         partial: Box<ToyRun>,
     },
+    /// The losses grew without bound: after `episode` episodes the largest loss, still
+    /// finite, exceeded [`crate::config::RUNAWAY_FACTOR`] times the largest initial loss.
+    /// `partial` holds the run up to and including that episode.
+    #[error(
+        "the losses grew without bound: the largest loss reached {max_loss:.3e} after \
+         {episode} episodes ({:.0e} times its initial maximum {initial_max:.3e}); lower --lr",
+        crate::config::RUNAWAY_FACTOR
+    )]
+    Runaway {
+        /// The episode at which the bound was crossed.
+        episode: usize,
+        /// The largest loss of that episode.
+        max_loss: f64,
+        /// The largest loss before training.
+        initial_max: f64,
+        /// What ran until then (every value finite).
+        partial: Box<ToyRun>,
+    },
     /// The run diverged and its record says so (status `diverged`).
     #[error(
-        "the run diverged: a loss became inf/NaN in episode {episode} (lower --lr); the record          in `{}` has status \"diverged\" and holds the {kept} episodes before it",
+        "the run diverged: {reason}; the record in `{}` has status \"diverged\" and holds the {kept} episodes up to it",
         dir.display()
     )]
     Diverged {
-        /// The episode whose loss was non-finite.
-        episode: usize,
+        /// Why (the message of the non-finite or runaway error).
+        reason: String,
         /// Episodes kept in the record.
         kept: usize,
         /// The record.

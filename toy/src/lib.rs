@@ -26,7 +26,7 @@ pub mod reference;
 pub mod run;
 pub mod simulate;
 
-pub use config::{Mapping, Order, ToyConfig};
+pub use config::{LossReduction, Mapping, Order, ToyConfig};
 pub use dynamics::{Dynamics, FastState};
 pub use error::ToyError;
 pub use problem::{Init, InitMethod, ToyProblem};

@@ -71,8 +71,11 @@ impl std::fmt::Display for InitMethod {
 pub struct ToyProblem {
     /// The task maps f_i.
     pub mapping: Mapping,
-    /// α, the step size of the P-step.
+    /// α, the step size of the P-step (`--lr` times the loss reduction's scale).
     pub lr: f64,
+    /// Factor from ½‖P x − f(w)‖² to the reported loss, which is also α / `--lr`: 1 for
+    /// `--loss-reduction sum`, 2/M for `mean`.
+    pub loss_scale: f64,
     /// The data points, shape (T, N): row i = x_i.
     pub x: Array2<f64>,
     /// The task targets, shape (T, M): row i = y_i. Ignored by `identity` (may be zeros).
@@ -162,7 +165,8 @@ impl ToyProblem {
         };
         ToyProblem {
             mapping: cfg.mapping,
-            lr: cfg.lr,
+            lr: cfg.step_lr(),
+            loss_scale: cfg.loss_scale(),
             x,
             y,
             w0,
@@ -185,7 +189,8 @@ impl ToyProblem {
         });
         ToyProblem {
             mapping: cfg.mapping,
-            lr: cfg.lr,
+            lr: cfg.step_lr(),
+            loss_scale: cfg.loss_scale(),
             x,
             y,
             w0,

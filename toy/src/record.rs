@@ -84,20 +84,27 @@ pub fn finish_record(
             dir.write_run_info(info)?;
             Ok(())
         }
-        Err(ToyError::NonFinite { episode, partial }) => {
+        Err(e @ (ToyError::NonFinite { .. } | ToyError::Runaway { .. })) => {
+            let message = e.to_string();
+            let (ToyError::NonFinite { episode, partial }
+            | ToyError::Runaway {
+                episode, partial, ..
+            }) = e
+            else {
+                return Err(e);
+            };
             write_arrays(dir, &partial).map_err(|e| fail(dir, info, e))?;
             info.metrics = metrics(&partial).unwrap_or_default();
             info.episodes_done = Some(partial.order.len());
             info.diverged_at_episode = Some(episode);
             info.message = Some(format!(
-                "a loss became inf/NaN in episode {episode}; the arrays hold the {} finite \
-                 episodes before it",
+                "{message}; the arrays hold the {} episodes up to it",
                 partial.order.len()
             ));
             info.finish(RunStatus::Diverged);
             dir.write_run_info(info)?;
             Err(ToyError::Diverged {
-                episode,
+                reason: message,
                 kept: partial.order.len(),
                 dir: dir.path().to_path_buf(),
             })
@@ -204,7 +211,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("diverged") && err.contains("episode 3"),
+            err.contains("diverged") && err.contains("after 3 episodes"),
             "{err}"
         );
         let back = rd.read_run_info().unwrap();
@@ -216,5 +223,40 @@ mod tests {
         let o: Array1<i64> = rd.read_npy("order.npy").unwrap();
         assert_eq!(o.to_vec(), vec![0, 1]);
         assert!(l.iter().all(|v| v.is_finite()));
+    }
+
+    /// Finite losses that ran away end as `diverged` with the reason, never `complete`.
+    #[test]
+    fn runaway_run_is_diverged_not_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let rd = RunDir::create(dir.path().join("r"), OpenMode::Fresh).unwrap();
+        let mut info = RunInfo::new(RunKind::Toy, serde_json::json!({}), 0);
+        rd.write_run_info(&info).unwrap();
+        let partial = ToyRun {
+            losses: ndarray::array![[1.0, 1.0], [0.0, 3e3], [4e6, 0.0]],
+            order: vec![0, 1],
+            points: Array3::zeros((1, 2, 3)),
+            step_factor_max: 0.5,
+            init_method: crate::InitMethod::Given,
+        };
+        let err = finish_record(
+            &rd,
+            &mut info,
+            Err(ToyError::Runaway {
+                episode: 2,
+                max_loss: 4e6,
+                initial_max: 1.0,
+                partial: Box::new(partial),
+            }),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("grew without bound"), "{err}");
+        let back = rd.read_run_info().unwrap();
+        assert_eq!(back.status, RunStatus::Diverged);
+        assert_eq!(back.diverged_at_episode, Some(2));
+        assert!(back.message.unwrap().contains("grew without bound"));
+        let l: Array2<f32> = rd.read_npy("losses.npy").unwrap();
+        assert_eq!(l.dim(), (3, 2));
     }
 }

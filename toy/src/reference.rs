@@ -115,6 +115,7 @@ pub fn simulate_explicit(
     steps: usize,
     on_episode: &mut dyn FnMut(usize),
 ) -> Result<ToyRun, ToyError> {
+    crate::simulate::check_stability(problem)?;
     let mut state = ExplicitState::new(problem)?;
     run_with(&mut state, problem, order, steps, on_episode)
 }

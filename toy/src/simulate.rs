@@ -3,7 +3,7 @@
 use ndarray::{s, Array2, Array3};
 use rand::seq::SliceRandom;
 
-use crate::config::{unstable_message, Order, ToyConfig, UNSTABLE_STEP_FACTOR};
+use crate::config::{unstable_message, Order, ToyConfig, RUNAWAY_FACTOR, UNSTABLE_STEP_FACTOR};
 use crate::dynamics::{Dynamics, FastState};
 use crate::error::ToyError;
 use crate::problem::{rng, stream, ToyProblem};
@@ -33,16 +33,19 @@ pub fn make_order(cfg: &ToyConfig) -> Vec<usize> {
     order
 }
 
-/// Refuses a problem whose step factor max_i α‖x_i‖² is ≥ 2.
+/// Refuses a problem whose step factor max_i α‖x_i‖² is ≥ 1 (see
+/// [`UNSTABLE_STEP_FACTOR`]); returns the factor otherwise.
 pub fn check_stability(problem: &ToyProblem) -> Result<f64, ToyError> {
     let (task, f) = problem.step_factor_max();
     if f.is_nan() || f >= UNSTABLE_STEP_FACTOR {
+        let scale = problem.loss_scale;
+        let lr = problem.lr / scale;
         return Err(ToyError::Unstable {
-            lr: problem.lr,
+            lr,
             input_dim: problem.input_dim(),
             task,
             step_factor: f,
-            message: unstable_message(problem.lr, problem.input_dim(), f, Some(task)),
+            message: unstable_message(lr, scale, problem.input_dim(), f, Some(task)),
         });
     }
     Ok(f)
@@ -70,8 +73,15 @@ pub fn run_with_order(
     steps: usize,
     on_episode: &mut dyn FnMut(usize),
 ) -> Result<ToyRun, ToyError> {
+    check_stability(problem)?;
     let mut state = FastState::new(problem)?;
     run_with(&mut state, problem, order, steps, on_episode)
+}
+
+fn scale_losses(mut row: ndarray::ArrayViewMut1<f64>, scale: f64) {
+    if scale != 1.0 {
+        row *= scale;
+    }
 }
 
 fn all_finite<'a>(mut v: impl Iterator<Item = &'a f64>) -> bool {
@@ -100,35 +110,54 @@ pub fn run_with(
             t - 1
         )));
     }
-    let step_factor_max = check_stability(problem)?;
+    // The stability check is the callers' (`run_with_order`, `simulate_explicit`); the
+    // loop itself still ends any run that runs away.
+    let step_factor_max = problem.step_factor_max().1;
     let episodes = order.len();
     let snapshots = episodes / t + 1;
     let mut losses = Array2::<f64>::zeros((episodes + 1, t));
     let mut points = Array3::<f64>::zeros((snapshots, t, m));
     points.slice_mut(s![0, .., ..]).assign(&state.points());
     state.losses_into(losses.row_mut(0));
+    scale_losses(losses.row_mut(0), problem.loss_scale);
 
+    // The run up to loss row `rows - 1` (and the trainings that led there).
+    let partial = |rows: usize, losses: &Array2<f64>, points: &Array3<f64>, snaps: usize| {
+        Box::new(ToyRun {
+            losses: losses.slice(s![..rows, ..]).to_owned(),
+            order: order[..rows.saturating_sub(1)].to_vec(),
+            points: points.slice(s![..snaps, .., ..]).to_owned(),
+            step_factor_max,
+            init_method: problem.init_method,
+        })
+    };
     let diverged = |episode: usize, losses: &Array2<f64>, points: &Array3<f64>, snaps: usize| {
         ToyError::NonFinite {
             episode,
-            partial: Box::new(ToyRun {
-                losses: losses.slice(s![..episode, ..]).to_owned(),
-                order: order[..episode.saturating_sub(1)].to_vec(),
-                points: points.slice(s![..snaps, .., ..]).to_owned(),
-                step_factor_max,
-                init_method: problem.init_method,
-            }),
+            partial: partial(episode, losses, points, snaps),
         }
     };
     if !all_finite(losses.row(0).iter()) || !all_finite(points.iter()) {
         return Err(diverged(0, &losses, &points, 0));
     }
+    let initial_max = losses.row(0).fold(0.0f64, |m, &v| m.max(v));
+    let runaway_bound = RUNAWAY_FACTOR * initial_max.max(f64::MIN_POSITIVE);
     let mut snaps = 1;
     for (s_idx, &task) in order.iter().enumerate() {
         let episode = s_idx + 1;
         state.episode(task, steps, losses.row_mut(episode));
+        scale_losses(losses.row_mut(episode), problem.loss_scale);
         if !all_finite(losses.row(episode).iter()) {
             return Err(diverged(episode, &losses, &points, snaps));
+        }
+        let max_loss = losses.row(episode).fold(0.0f64, |m, &v| m.max(v));
+        if max_loss > runaway_bound {
+            return Err(ToyError::Runaway {
+                episode,
+                max_loss,
+                initial_max,
+                partial: partial(episode + 1, &losses, &points, snaps),
+            });
         }
         if episode % t == 0 {
             let pts = state.points();
