@@ -294,11 +294,11 @@ fn bad_inputs_give_one_plain_message() {
                 "--embed-dim".into(),
                 "1000".into(),
             ],
-            vec!["--lr", "overshoot"],
+            vec!["--lr", "stability limit"],
         ),
         (
             vec!["--lr".into(), "0.07".into()],
-            vec!["--lr", "overshoot"],
+            vec!["--lr", "stability limit"],
         ),
     ];
     for (args, needles) in cases {
@@ -348,4 +348,43 @@ fn help_explains_flags_and_defaults() {
     ] {
         assert!(out.contains(needle), "help lacks {needle:?}:\n{out}");
     }
+}
+
+/// The paper's printed Fig. 10a setting (N = M = 1000, identity, lr 0.01) is refused with
+/// the summed loss and runs to `complete` under `--loss-reduction mean`, which is recorded.
+#[test]
+fn fig10a_as_printed_runs_under_the_mean_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("fig10a");
+    let args = [
+        "--input-dim",
+        "1000",
+        "--embed-dim",
+        "1000",
+        "--mapping",
+        "identity",
+        "--lr",
+        "0.01",
+    ];
+    assert_plain_failure(
+        simulate(&out, &args),
+        &out,
+        &["stability limit", "--loss-reduction mean"],
+    );
+    let mut mean = args.to_vec();
+    mean.extend(["--loss-reduction", "mean"]);
+    simulate(&out, &mean).success();
+    let info = RunDir::open(&out).unwrap().read_run_info().unwrap();
+    assert_eq!(info.status, reawaken_analysis::RunStatus::Complete);
+    assert_eq!(info.config["loss-reduction"], "mean");
+    let rs: Vec<f64> = info
+        .metrics
+        .recovery_score
+        .iter()
+        .map(|v| v.unwrap())
+        .collect();
+    assert_eq!(rs.len(), 9);
+    // Recovery builds slowly and steadily under the mean loss (docs/toy-model.md).
+    assert!(rs.windows(2).all(|w| w[1] > w[0]), "{rs:?}");
+    assert!((0.05..0.3).contains(&rs[8]), "{rs:?}");
 }
