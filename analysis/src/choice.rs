@@ -15,6 +15,31 @@ pub struct ParseChoiceError {
     pub expected: String,
 }
 
+/// Serde for a type that is written as its `Display` string and read back with its
+/// `FromStr` (the same spelling as on the command line): `serde_via_str!(Recorders);`.
+#[macro_export]
+macro_rules! serde_via_str {
+    ($t:ty) => {
+        impl ::serde::Serialize for $t {
+            fn serialize<S: ::serde::Serializer>(
+                &self,
+                s: S,
+            ) -> ::std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_string())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $t {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                d: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                let s = <::std::string::String as ::serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err(::serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 /// Defines a choice enum:
 ///
 /// ```
@@ -76,18 +101,7 @@ macro_rules! choice {
             }
         }
 
-        impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> ::serde::Deserialize<'de> for $name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
-                let s = <::std::string::String as ::serde::Deserialize>::deserialize(d)?;
-                s.parse().map_err(::serde::de::Error::custom)
-            }
-        }
+        $crate::serde_via_str!($name);
     };
 }
 

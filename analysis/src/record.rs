@@ -658,38 +658,28 @@ pub fn check_shape(
     }
 }
 
-/// What produced the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunKind {
-    /// `reawaken toy simulate`.
-    Toy,
-    /// `reawaken llm probe`.
-    Llm,
+crate::choice! {
+    /// What produced the record.
+    pub enum RunKind("run kind") {
+        /// `reawaken toy simulate`.
+        Toy = "toy",
+        /// `reawaken llm probe`.
+        Llm = "llm",
+    }
 }
 
-/// State of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    /// Started, not finished (or killed: a record that stays `running` was interrupted).
-    Running,
-    /// Finished normally; every array is complete.
-    Complete,
-    /// Stopped because a loss became NaN/inf; arrays hold everything up to that point.
-    Diverged,
-    /// Stopped by an error (see `message`).
-    Failed,
-}
-
-impl std::fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            RunStatus::Running => "running",
-            RunStatus::Complete => "complete",
-            RunStatus::Diverged => "diverged",
-            RunStatus::Failed => "failed",
-        })
+crate::choice! {
+    /// State of the run.
+    pub enum RunStatus("run status") {
+        /// Started, not finished (or killed: a record that stays `running` was interrupted).
+        Running = "running",
+        /// Finished normally; every array is complete.
+        Complete = "complete",
+        /// Stopped because a loss became NaN/inf or ran away; arrays hold everything up to
+        /// that point.
+        Diverged = "diverged",
+        /// Stopped by an error (see `message`).
+        Failed = "failed",
     }
 }
 

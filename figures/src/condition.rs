@@ -98,14 +98,6 @@ impl Condition {
     }
 }
 
-/// File-name prefix of a kind of run (`toy-…`, `llm-…`).
-pub(crate) fn kind_slug(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Toy => "toy",
-        RunKind::Llm => "llm",
-    }
-}
-
 /// Title prefix of a kind of run.
 pub(crate) fn kind_label(kind: RunKind) -> &'static str {
     match kind {

@@ -1,7 +1,7 @@
 //! The online (prequential) loss (Fig. 1c): the loss of the task about to be trained,
 //! per episode ([`reawaken_analysis::metrics::online_loss`]).
 
-use crate::condition::{kind_label, kind_slug, loss_label, Condition};
+use crate::condition::{kind_label, loss_label, Condition};
 use crate::plot::{self, LineChart, Series};
 use crate::FigureError;
 
@@ -26,7 +26,7 @@ pub(crate) fn online_loss(
         ..Default::default()
     };
     out.emit(
-        &format!("{}-online-loss.svg", kind_slug(base.kind)),
+        &format!("{}-online-loss.svg", base.kind.as_str()),
         plot::line_chart(&chart),
     )
 }

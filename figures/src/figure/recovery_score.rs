@@ -1,6 +1,6 @@
 //! The recovery score RS(n) by epoch, from run.json's `metrics.recovery_score`.
 
-use crate::condition::{kind_label, kind_slug, Condition};
+use crate::condition::{kind_label, Condition};
 use crate::plot::{self, LineChart, Series};
 use crate::FigureError;
 
@@ -13,7 +13,7 @@ pub(crate) fn by_epoch(
     twin: Option<&Condition>,
     out: &mut Output<'_>,
 ) -> Result<(), FigureError> {
-    let k = kind_slug(base.kind);
+    let k = base.kind.as_str();
     let mut series: Vec<Series> = rs_series(base, base.first().order_name())
         .into_iter()
         .collect();

@@ -1,7 +1,7 @@
 //! The shift-averaged loss (Fig. 1b): every task's loss curve aligned at the row just
 //! before its first training ([`reawaken_analysis::metrics::shift_averaged_loss`]).
 
-use crate::condition::{kind_label, kind_slug, loss_label, Condition};
+use crate::condition::{kind_label, loss_label, Condition};
 use crate::plot::{self, LineChart, Series};
 use crate::FigureError;
 
@@ -27,7 +27,7 @@ pub(crate) fn shift_averaged(base: &Condition, out: &mut Output<'_>) -> Result<(
         ..Default::default()
     };
     out.emit(
-        &format!("{}-shift-averaged-loss.svg", kind_slug(base.kind)),
+        &format!("{}-shift-averaged-loss.svg", base.kind.as_str()),
         plot::line_chart(&chart),
     )
 }

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::condition::{
-    differing_keys, kind_label, kind_slug, loss_label, value_label, value_number, Condition,
+    differing_keys, kind_label, loss_label, value_label, value_number, Condition,
 };
 use crate::plot::{self, LineChart, Series};
 use crate::FigureError;
@@ -61,7 +61,7 @@ fn skip_order_sweep(base: &Condition, c: &Condition, keys: &[String], out: &mut 
             r.dir.clone(),
             format!(
                 "differs from the first {} run {} in order and in {}: a sweep must keep --order fixed",
-                kind_slug(base.kind),
+                base.kind.as_str(),
                 base.first().dir.display(),
                 others.join(", ")
             ),
@@ -121,7 +121,7 @@ impl<'a> Sweep<'a> {
     /// `<kind>-recovery-score-vs-<slug>.svg`: RS at the last defined n against the swept
     /// value, ± sd over seeds. Conditions without a defined RS are left out with a note.
     fn recovery_score(&self, slug: &str, out: &mut Output<'_>) -> Result<(), FigureError> {
-        let k = kind_slug(self.base.kind);
+        let k = self.base.kind.as_str();
         let name = format!("{k}-recovery-score-vs-{slug}.svg");
         let (mut xs, mut ys, mut bars, mut cats) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (i, c) in self.conds.iter().enumerate() {
@@ -214,7 +214,7 @@ impl<'a> Sweep<'a> {
         out.emit(
             &format!(
                 "{}-shift-averaged-loss-by-{slug}.svg",
-                kind_slug(self.base.kind)
+                self.base.kind.as_str()
             ),
             plot::line_chart(&chart),
         )

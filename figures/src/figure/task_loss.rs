@@ -1,7 +1,7 @@
 //! The loss of task 1 after every episode (Fig. 10 for the toy, Fig. 1a), alone and
 //! cyclic vs shuffled.
 
-use crate::condition::{kind_label, kind_slug, loss_label, Condition};
+use crate::condition::{kind_label, loss_label, Condition};
 use crate::plot::{self, LineChart, Series};
 use crate::FigureError;
 
@@ -19,7 +19,7 @@ pub(crate) fn task1(base: &Condition, out: &mut Output<'_>) -> Result<(), Figure
         ..Default::default()
     };
     out.emit(
-        &format!("{}-task1-loss.svg", kind_slug(base.kind)),
+        &format!("{}-task1-loss.svg", base.kind.as_str()),
         plot::line_chart(&chart),
     )
 }
@@ -31,7 +31,7 @@ pub(crate) fn task1_vs_twin(
     twin: Option<&Condition>,
     out: &mut Output<'_>,
 ) -> Result<(), FigureError> {
-    let k = kind_slug(base.kind);
+    let k = base.kind.as_str();
     let Some(tw) = twin else {
         out.note(format!(
             "{k}-loss-task1-cyclic-vs-shuffled.svg not drawn: no {k} run that differs from {} only in --order",

@@ -311,30 +311,8 @@ impl fmt::Display for Recorders {
     }
 }
 
-/// Serde as the same string as on the command line, for types with `FromStr` + `Display`.
-macro_rules! serde_as_string {
-    ($t:ty) => {
-        impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(
-                &self,
-                s: S,
-            ) -> std::result::Result<S::Ok, S::Error> {
-                s.serialize_str(&self.to_string())
-            }
-        }
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(
-                d: D,
-            ) -> std::result::Result<Self, D::Error> {
-                String::deserialize(d)?
-                    .parse()
-                    .map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-serde_as_string!(Recorders);
-serde_as_string!(InitScheme);
+reawaken_analysis::serde_via_str!(Recorders);
+reawaken_analysis::serde_via_str!(InitScheme);
 
 #[cfg(test)]
 mod tests {
