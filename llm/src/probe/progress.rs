@@ -14,8 +14,8 @@ struct LogLines {
     total: usize,
     start: usize,
     t0: Instant,
-    last: std::cell::Cell<Instant>,
-    next_tenth: std::cell::Cell<usize>,
+    last: Instant,
+    next_tenth: usize,
 }
 
 impl Progress {
@@ -48,8 +48,8 @@ impl Progress {
             total,
             start,
             t0: now,
-            last: std::cell::Cell::new(now),
-            next_tenth: std::cell::Cell::new(start * 10 / total.max(1) + 1),
+            last: now,
+            next_tenth: start * 10 / total.max(1) + 1,
         };
         Progress {
             bar: None,
@@ -58,18 +58,17 @@ impl Progress {
     }
 
     /// Episode `done` finished with training loss `loss`.
-    pub fn episode_done(&self, done: usize, loss: f64) {
+    pub fn episode_done(&mut self, done: usize, loss: f64) {
         if let Some(bar) = &self.bar {
             bar.set_position(done as u64);
             bar.set_message(format!("train loss {loss:.3}"));
         }
-        if let Some(l) = &self.log {
+        if let Some(l) = &mut self.log {
             let tenth = done * 10 / l.total.max(1);
-            let due =
-                tenth >= l.next_tenth.get() || l.last.get().elapsed() >= Duration::from_secs(30);
+            let due = tenth >= l.next_tenth || l.last.elapsed() >= Duration::from_secs(30);
             if due {
-                l.next_tenth.set(tenth + 1);
-                l.last.set(Instant::now());
+                l.next_tenth = tenth + 1;
+                l.last = Instant::now();
                 let elapsed = l.t0.elapsed().as_secs_f64();
                 let rate = elapsed / (done - l.start).max(1) as f64;
                 let eta = rate * (l.total - done) as f64;

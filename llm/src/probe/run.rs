@@ -93,7 +93,7 @@ pub fn run_probe(
     let (mut losses, prior_s) = begin(&dir, &mut info, &cfg, &plan, &trainer, &mut recs, resume)?;
 
     let start = losses.done();
-    let bar = progress::Progress::new(total, start, show_progress);
+    let mut bar = progress::Progress::new(total, start, show_progress);
     let mut end = End::Complete;
     for s in start..total {
         if interrupt::requested() {
@@ -199,20 +199,25 @@ fn open_record(cfg: &ProbeConfig, out: &Path, mode: StartMode, total: usize) -> 
             files: info.arrays.keys().cloned().collect(),
         }));
     }
-    let state = checkpoint::load(&dir)?;
-    if let Some(s) = &state {
-        if s.episodes_done > total {
-            return refuse(format!(
-                "the checkpoint is at episode {} but the run has {total}",
-                s.episodes_done
-            ));
+    match checkpoint::load(&dir)? {
+        Some(s) if s.episodes_done > total => refuse(format!(
+            "the checkpoint is at episode {} but the run has {total}",
+            s.episodes_done
+        )),
+        Some(s) => Ok(Opened::Ready(dir, Box::new(info), Some(s))),
+        None => {
+            tracing::warn!(
+                "{}: no checkpoint yet, starting from episode 0",
+                out.display()
+            );
+            let fresh = RunInfo::new(RunKind::Llm, config, cfg.seed);
+            Ok(Opened::Ready(dir, Box::new(fresh), None))
         }
     }
-    Ok(Opened::Ready(dir, Box::new(info), state))
 }
 
-/// Brings the trainer, the loss record and the recorders to episode 0 (a fresh run, which
-/// also makes the first safe point) or to the safe point `resume`. Writes `run.json` with
+/// Brings the trainer, the loss record and the recorders to episode 0 (a fresh run, whose
+/// `info` is new; it also makes the first safe point) or to the safe point `resume`. Writes `run.json` with
 /// status `running`; returns the loss record and the seconds spent before a resume.
 fn begin<M: CausalLm>(
     dir: &RunDir,
@@ -250,13 +255,6 @@ fn begin<M: CausalLm>(
             (LossRecord::resume(dir, cfg.tasks, s)?, prior)
         }
         None => {
-            if info.status == RunStatus::Running && info.episodes_done.is_some() {
-                tracing::warn!(
-                    "{}: no checkpoint yet, starting from episode 0",
-                    dir.path().display()
-                );
-            }
-            *info = RunInfo::new(RunKind::Llm, config_json(cfg)?, cfg.seed);
             let row0 = trainer.eval_losses()?;
             let at = At {
                 trainer,
@@ -403,33 +401,28 @@ fn conclude<M: CausalLm>(
             ));
             RunStatus::Running
         }
-        End::Diverged { episode, message } => {
+        end => {
+            let complete = matches!(end, End::Complete);
             losses.save(dir)?;
             for r in recs.iter_mut() {
-                r.finish(&At { trainer, dir, done }, false)?;
-            }
-            info.diverged_at_episode = Some(episode);
-            info.message = Some(message);
-            checkpoint::remove(dir);
-            RunStatus::Diverged
-        }
-        End::Complete => {
-            losses.save(dir)?;
-            for r in recs.iter_mut() {
-                r.finish(&At { trainer, dir, done }, true)?;
+                r.finish(&At { trainer, dir, done }, complete)?;
             }
             checkpoint::remove(dir);
-            RunStatus::Complete
+            if let End::Diverged { episode, message } = end {
+                info.diverged_at_episode = Some(episode);
+                info.message = Some(message);
+            }
+            info.finish(if complete {
+                RunStatus::Complete
+            } else {
+                RunStatus::Diverged
+            });
+            info.timings.elapsed_s = Some(elapsed_s);
+            info.status
         }
     };
     info.episodes_done = Some(done);
     info.metrics = Metrics::compute(&losses.matrix(), &losses.order)?;
-    if status == RunStatus::Running {
-        info.status = RunStatus::Running;
-    } else {
-        info.finish(status);
-        info.timings.elapsed_s = Some(elapsed_s);
-    }
     // Only the arrays the record really holds are described.
     info.arrays.retain(|f, _| dir.has(f));
     dir.write_run_info(&info)?;
