@@ -182,7 +182,8 @@ pub(crate) fn unstable_message(
 
 impl ToyConfig {
     /// The P-step's size α divided by `--lr`: 1 for `sum`, 2/M for `mean` (the gradient
-    /// of (1/M)‖r‖²).
+    /// of (1/M)‖r‖²). It is also the factor from ½‖r‖², what the dynamics compute, to the
+    /// reported loss.
     pub fn lr_scale(&self) -> f64 {
         match self.loss_reduction {
             LossReduction::Sum => 1.0,
@@ -193,12 +194,6 @@ impl ToyConfig {
     /// The P-step's size α (`--lr` times [`ToyConfig::lr_scale`]).
     pub fn step_lr(&self) -> f64 {
         self.lr * self.lr_scale()
-    }
-
-    /// Factor from ½‖r‖² (what the dynamics compute) to the reported loss: 1 for `sum`,
-    /// 2/M for `mean`.
-    pub fn loss_scale(&self) -> f64 {
-        self.lr_scale()
     }
 
     /// Checks every setting. Returns warnings (things that run but may not be what the user

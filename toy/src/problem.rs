@@ -166,7 +166,7 @@ impl ToyProblem {
         ToyProblem {
             mapping: cfg.mapping,
             lr: cfg.step_lr(),
-            loss_scale: cfg.loss_scale(),
+            loss_scale: cfg.lr_scale(),
             x,
             y,
             w0,
@@ -190,7 +190,7 @@ impl ToyProblem {
         ToyProblem {
             mapping: cfg.mapping,
             lr: cfg.step_lr(),
-            loss_scale: cfg.loss_scale(),
+            loss_scale: cfg.lr_scale(),
             x,
             y,
             w0,

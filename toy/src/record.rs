@@ -84,14 +84,14 @@ pub fn finish_record(
             dir.write_run_info(info)?;
             Ok(())
         }
-        Err(e @ (ToyError::NonFinite { .. } | ToyError::Runaway { .. })) => {
+        Err(e) => {
             let message = e.to_string();
             let (ToyError::NonFinite { episode, partial }
             | ToyError::Runaway {
                 episode, partial, ..
             }) = e
             else {
-                return Err(e);
+                return Err(fail(dir, info, e));
             };
             write_arrays(dir, &partial).map_err(|e| fail(dir, info, e))?;
             info.metrics = metrics(&partial).unwrap_or_default();
@@ -109,7 +109,6 @@ pub fn finish_record(
                 dir: dir.path().to_path_buf(),
             })
         }
-        Err(e) => Err(fail(dir, info, e)),
     }
 }
 
