@@ -138,11 +138,6 @@ pub fn load_toml<C: DeserializeOwned>(path: &Path) -> Result<C, ConfigError> {
     parse_toml(&read_config_text(path)?, path)
 }
 
-/// The resolved config as a JSON value (keys as serialised: kebab-case flag names).
-pub fn to_json<C: Serialize>(cfg: &C) -> Result<serde_json::Value, ConfigError> {
-    serde_json::to_value(cfg).map_err(|e| ConfigError::Value(e.to_string()))
-}
-
 /// Resolves a command's settings: `C::default()`, then the file's values (when a path is
 /// given), then the keys in `given_keys` (kebab-case) copied from `given`, the values
 /// parsed from the command line. Keys of `given` not listed keep the file's value.
@@ -253,7 +248,7 @@ mod tests {
         };
         let inf: Cfg = resolve(None, &inf, &["lr".into()]).unwrap();
         assert_eq!(inf.lr, f64::INFINITY);
-        let j = to_json(&cfg).unwrap();
+        let j = serde_json::to_value(&cfg).unwrap();
         assert_eq!(j["input-dim"], 20);
     }
 
