@@ -43,8 +43,10 @@ run() { # run <width> <depth> <order> <seed>
         echo "  $dir (already complete)"; return
     fi
     local t0=$(date +%s)
-    "$BIN" llm probe "${COMMON[@]}" --width "$1" --depth "$2" --order "$3" --seed "$4" \
-        --out "$dir" --force >/dev/null || { echo "error: llm probe failed for $dir" >&2; exit 1; }
+    # MLP 4·width, as measured in docs/scale-study.md (a --width override alone keeps the
+    # preset's MLP width, as the authors' ablations do).
+    "$BIN" llm probe "${COMMON[@]}" --width "$1" --depth "$2" --intermediate-size $((4 * $1)) \
+        --order "$3" --seed "$4" --out "$dir" --force >/dev/null || { echo "error: llm probe failed for $dir" >&2; exit 1; }
     echo "  $dir ($(( $(date +%s) - t0 )) s)"
 }
 CONFIGS=("64 4" "128 4" "256 4" "512 4" "256 1" "256 2" "256 8")

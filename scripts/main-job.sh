@@ -31,8 +31,8 @@ toy() { # toy <name> [flags...]
 
 echo "toy model: defaults (paper Fig. 10b, 11), seeds 0-2"
 for s in 0 1 2; do toy "toy-cyclic-seed$s" --seed "$s"; done
-echo "toy model: --order shuffled, seeds 0-2"
-for s in 0 1 2; do toy "toy-shuffled-seed$s" --seed "$s" --order shuffled; done
+echo "toy model: --order prequential-shuffled (the paper's control: document 1 stays first), seeds 0-2"
+for s in 0 1 2; do toy "toy-prequential-seed$s" --seed "$s" --order prequential-shuffled; done
 echo "toy model: sweep N = M (input-dim = embed-dim) in 20, 50, (100 = default), 200, 400 with lr = 1/N"
 for n in 20 50 200 400; do
     lr=$(awk "BEGIN { print 1 / $n }")
@@ -42,7 +42,7 @@ done
 if [ "${SKIP_LLM:-0}" = 1 ]; then
     echo "LLM runs skipped (SKIP_LLM=1)"
 elif "$BIN" llm probe --help >/dev/null 2>&1; then
-    for order in cyclic shuffled; do
+    for order in cyclic prequential-shuffled; do
         echo "LLM probe: built-in defaults, --order $order"
         t0=$(date +%s)
         "$BIN" llm probe --order "$order" --out "$RUNS/llm-$order" --force

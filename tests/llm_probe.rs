@@ -44,15 +44,18 @@ fn probe_args(flags: &str, out: &Path) -> Vec<String> {
         .collect()
 }
 
-const ARRAYS: [&str; 11] = [
+const ARRAYS: [&str; 14] = [
     "losses.npy",
     "order.npy",
     "grad_cosine.npy",
     "pairwise.npy",
     "weights.npy",
     "weights_residual_cosine.npy",
+    "weights_residual_pca.npy",
     "weights_pca.npy",
     "weights_update_norm.npy",
+    "pca_weights.npy",
+    "pca_weights_update_norm.npy",
     "acts.npy",
     "acts_cosine.npy",
     "acts_change_norm.npy",
@@ -269,8 +272,16 @@ fn bad_inputs_are_refused_plainly() {
     expect_error(&["--freeze-blocks", "9"], "--freeze-blocks");
     expect_error(&["--mask-prob", "1.5"], "--mask-prob");
     expect_error(&["--insert-random", "100"], "--insert-random");
-    expect_error(&["--partial-shuffle", "9"], "--partial-shuffle");
+    expect_error(&["--partial-shuffle", "11"], "--partial-shuffle");
+    expect_error(&["--partial-shuffle", "2"], "--partial-shuffle");
+    expect_error(&["--window-shift", "33"], "--window-shift");
     expect_error(&["--weights-param", "nope.*"], "--weights-param");
+    expect_error(&["--pca-param", "nope.*"], "--pca-param");
+    expect_error(&["--grads-param", "nope"], "--grads-param");
+    expect_error(
+        &["--model", "/nonexistent", "--intermediate-size", "64"],
+        "--intermediate-size",
+    );
     expect_error(&["--width", "30"], "divisible");
 }
 
@@ -464,4 +475,109 @@ fn cpu_thread_count_is_recorded() {
         .expect("binary runs");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(run_json(&out)["cpu_threads"], 1);
+}
+
+fn npy_f64(path: &Path) -> ndarray::Array2<f64> {
+    ndarray_npy::read_npy(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn npy_f32(path: &Path) -> ndarray::Array2<f32> {
+    ndarray_npy::read_npy(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The recorders measure what the paper's figures show: `grads` over one block's whole
+/// attention module after epoch P (Fig. 8a), `weights` residuals over all parameters
+/// (Fig. 8c), and the PCA of the raw output-embedding weights (Fig. 9).
+#[test]
+fn recorders_follow_the_papers_checkpoints_and_parameters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flags = "--width 32 --depth 2 --heads 4 --intermediate-size 64 --tasks 4 --context 24 --steps 2 --lr 0.02 --seed 5 --record grads,weights --pairwise-epoch 2";
+    let two = tmp.path().join("two");
+    let four = tmp.path().join("four");
+    for (dir, epochs) in [(&two, 2), (&four, 4)] {
+        let o = run(&probe_args(&format!("{flags} --epochs {epochs}"), dir));
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // Taken after epoch 2 in both runs: the epoch-4 run's later training does not move it.
+    assert_eq!(
+        std::fs::read(two.join("grad_cosine.npy")).unwrap(),
+        std::fs::read(four.join("grad_cosine.npy")).unwrap(),
+        "grad_cosine.npy must come from the parameters after epoch P"
+    );
+    let info = run_json(&four);
+    let names = |key: &str| -> Vec<String> {
+        serde_json::from_value(info["recorders"][key].clone())
+            .or_else(|_| serde_json::from_value(info[key].clone()))
+            .unwrap_or_else(|_| panic!("run.json has no {key}: {info}"))
+    };
+    assert_eq!(
+        names("grads_params"),
+        [
+            "gpt_neox.layers.1.attention.dense.bias",
+            "gpt_neox.layers.1.attention.dense.weight",
+            "gpt_neox.layers.1.attention.query_key_value.bias",
+            "gpt_neox.layers.1.attention.query_key_value.weight",
+        ]
+    );
+    // All parameters of the width-32, MLP-64 model; the MLP width is recorded.
+    assert_eq!(info["model"]["intermediate_size"], 64);
+    let all = names("weights_params");
+    assert!(
+        all.contains(&"gpt_neox.embed_in.weight".to_string()),
+        "{all:?}"
+    );
+    assert!(all.iter().any(|n| n.contains("dense_h_to_4h")), "{all:?}");
+    assert_eq!(names("pca_params"), ["embed_out.weight"]);
+    // Fig. 9: PCA of the raw embed_out trajectory, not of the residuals.
+    let raw = npy_f32(&four.join("pca_weights.npy"));
+    assert_eq!(raw.nrows(), 4 * 4 + 1);
+    let want = reawaken_analysis::pca::pca(&raw, 3).unwrap().scores;
+    let got = npy_f64(&four.join("weights_pca.npy"));
+    for (g, w) in got.iter().zip(want.iter()) {
+        assert!((g - w).abs() <= 1e-9 * (1.0 + w.abs()), "{g} vs {w}");
+    }
+    let res = npy_f64(&four.join("weights_residual_pca.npy"));
+    assert_eq!(res.dim(), (17, 3));
+    assert!(res
+        .iter()
+        .zip(got.iter())
+        .any(|(a, b)| (a - b).abs() > 1e-6));
+}
+
+/// The paper's variants together (random window and mask per step, per-epoch cosine,
+/// partial shuffle with the paper's N) record their geometry and resume bit for bit.
+#[test]
+fn variants_record_their_geometry_and_resume_bit_for_bit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |dir: &Path| {
+        probe_args(
+            "--width 32 --depth 2 --heads 4 --intermediate-size 64 --tasks 4 --context 24 --steps 3 --epochs 4 --lr 0.02 --seed 2 --record none --window-shift 4 --mask-prob 0.2 --lr-schedule cosine-epoch --partial-shuffle 3",
+            dir,
+        )
+    };
+    let base = tmp.path().join("base");
+    let o = run(&args(&base));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tasks: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(base.join("tasks.json")).unwrap()).unwrap();
+    for t in tasks["tasks"].as_array().unwrap() {
+        // The centre window [C/2, 3C/2) of a 2C-token block is evaluated.
+        assert_eq!(t["eval_start"], 12, "{t}");
+        assert_eq!(t["tokens_used"], 24, "{t}");
+    }
+    let cfg = &run_json(&base)["config"];
+    assert_eq!(cfg["window-shift"], 4);
+    assert_eq!(cfg["lr-schedule"], "cosine-epoch");
+    let killed = tmp.path().join("killed");
+    let _ = run_and_signal(&args(&killed), &killed, 1 + pseudo_random(12), "-KILL");
+    let mut resume = args(&killed);
+    resume.push("--resume".into());
+    let o = run(&resume);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["losses.npy", "order.npy"] {
+        assert!(
+            std::fs::read(base.join(f)).unwrap() == std::fs::read(killed.join(f)).unwrap(),
+            "{f} differs after the resume"
+        );
+    }
 }

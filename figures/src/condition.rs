@@ -136,9 +136,11 @@ fn key_priority(k: &str) -> usize {
         "epochs",
         "input-dim",
         "embed-dim",
-        "mask",
-        "shift",
-        "freeze",
+        "intermediate-size",
+        "mask-prob",
+        "window-shift",
+        "freeze-blocks",
+        "partial-shuffle",
         "lr",
     ];
     ORDER.iter().position(|o| *o == k).unwrap_or(ORDER.len())

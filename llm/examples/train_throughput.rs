@@ -64,6 +64,7 @@ fn run() -> Result<(), String> {
     let device = select_device(&device).map_err(|e| e.to_string())?;
     let shape = ShapeOverrides {
         width: Some(width),
+        intermediate: Some(4 * width),
         depth: Some(depth),
         heads: Some(heads),
         vocab: Some(vocab),

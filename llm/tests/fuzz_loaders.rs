@@ -385,7 +385,7 @@ fn check_docs(path: &Path) -> Result<(), TestCaseError> {
             prop_assert!(!docs.is_empty());
             let enc = |s: &str| Ok(s.bytes().map(i64::from).collect::<Vec<_>>());
             for (i, d) in docs.iter().enumerate().take(8) {
-                let _ = tokenize_doc(d, i, 16, 8, &enc);
+                let _ = tokenize_doc(d, i, 16, 0, 8, &enc);
             }
         }
         Err(e) => {

@@ -277,6 +277,7 @@ fn tokenizer_that_does_not_fit_the_model_is_reported() {
     // A 500-row model with the fixture's 882-id tokenizer.
     let shape = ShapeOverrides {
         width: Some(16),
+        intermediate: Some(64),
         depth: Some(1),
         heads: Some(2),
         vocab: Some(500),

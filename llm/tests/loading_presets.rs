@@ -61,6 +61,7 @@ fn std_of(t: &Tensor) -> f64 {
 fn pythia_init_uses_small_and_wang_init() {
     let shape = ShapeOverrides {
         width: Some(256),
+        intermediate: Some(1024),
         depth: Some(4),
         heads: Some(8),
         vocab: Some(4096),
@@ -101,6 +102,7 @@ fn pythia_init_uses_small_and_wang_init() {
 fn isotropic_init_and_seeding() {
     let shape = ShapeOverrides {
         width: Some(128),
+        intermediate: Some(512),
         depth: Some(2),
         heads: Some(4),
         vocab: Some(2048),

@@ -2,12 +2,13 @@
 //! round trip, freezing, pairwise restore. Tiny random models, CPU.
 use reawaken_llm::model::load::LoadedModel;
 use reawaken_llm::model::presets::{from_preset, InitScheme, ShapeOverrides};
-use reawaken_llm::probe::trainer::{LrSchedule, Optim, TrainConfig, Trainer};
+use reawaken_llm::probe::trainer::{LrSchedule, Optim, TrainConfig, Trainer, MASK_TOKEN};
 use tch::{Device, Kind, Tensor};
 
 fn tiny(seed: i64) -> LoadedModel {
     let shape = ShapeOverrides {
         width: Some(32),
+        intermediate: Some(128),
         depth: Some(2),
         heads: Some(4),
         vocab: Some(257),
@@ -24,12 +25,12 @@ fn cfg(optimizer: Optim, lr: f64) -> TrainConfig {
         lr_schedule: LrSchedule::Constant,
         inverse_lr_scaling: false,
         mask_prob: 0.0,
-        window_shift: 0,
+        window_shift: None,
         context: 24,
         freeze_blocks: 0,
         pad_id: 256,
         seed: 1,
-        total_episodes: 10,
+        epoch_ends: vec![4, 8, 12],
         eval_logits_budget: 1 << 27,
     }
 }
@@ -204,7 +205,7 @@ fn masking_and_window_shift_are_seeded_per_episode() {
     let m = tiny(6);
     let mut c = cfg(Optim::Sgd, 1e-2);
     c.mask_prob = 0.3;
-    c.window_shift = 4;
+    c.window_shift = Some(4);
     let long: Vec<i64> = "abcdefghijklmnopqrstuvwxyz0123456789"
         .bytes()
         .map(i64::from)
@@ -219,4 +220,115 @@ fn masking_and_window_shift_are_seeded_per_episode() {
     assert_eq!(a.first_loss, b.first_loss);
     assert_ne!(a.first_loss, c2.first_loss);
     let _ = Kind::Float;
+}
+
+fn rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    use rand::SeedableRng;
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+}
+
+#[test]
+fn random_window_is_redrawn_every_step_around_the_centre() {
+    // The authors' train_interleave_randomwindow.py: window [B/4+s, 3B/4+s) of a block
+    // B = 2C, s uniform in -S..=S, drawn at every gradient step.
+    let m = tiny(2);
+    let mut c = cfg(Optim::Sgd, 1e-2);
+    c.steps = 40;
+    c.window_shift = Some(4);
+    let doc: Vec<i64> = (0..48).map(|i| 60 + i).collect();
+    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let inputs = t.step_inputs(&doc, &mut rng(3));
+    let starts: std::collections::BTreeSet<usize> = inputs.iter().map(|x| x.start).collect();
+    assert!(starts.iter().all(|s| (8..=16).contains(s)), "{starts:?}");
+    // Shifts to the left of the centre (s < 0) and several per episode.
+    assert!(starts.iter().any(|&s| s < 12), "{starts:?}");
+    assert!(starts.iter().any(|&s| s > 12), "{starts:?}");
+    assert!(starts.len() >= 5, "{starts:?}");
+    for x in &inputs {
+        assert_eq!(x.input, doc[x.start..x.start + 24].to_vec());
+        assert_eq!(x.targets, doc[x.start + 1..x.start + 24].to_vec());
+        assert_eq!(x.scored, 23);
+    }
+    // S = 0: the centre window at every step (the figure's unshifted baseline).
+    let mut c = cfg(Optim::Sgd, 1e-2);
+    c.window_shift = Some(0);
+    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    assert!(t
+        .step_inputs(&doc, &mut rng(3))
+        .iter()
+        .all(|x| x.start == 12));
+    // Off: the first C tokens.
+    let t = Trainer::new(&m.model, cfg(Optim::Sgd, 1e-2), docs()).unwrap();
+    assert!(t
+        .step_inputs(&doc, &mut rng(3))
+        .iter()
+        .all(|x| x.start == 0));
+}
+
+#[test]
+fn random_mask_is_redrawn_every_step_and_spares_the_targets() {
+    // The authors' train_interleave_randommask.py: a new mask per gradient step,
+    // input_ids * mask (masked ids become 0), labels unmasked.
+    let m = tiny(2);
+    let mut c = cfg(Optim::Sgd, 1e-2);
+    c.steps = 6;
+    c.mask_prob = 0.3;
+    let doc: Vec<i64> = (0..24).map(|i| 60 + i).collect();
+    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let inputs = t.step_inputs(&doc, &mut rng(5));
+    let masks: Vec<Vec<bool>> = inputs
+        .iter()
+        .map(|x| x.input.iter().map(|&v| v == MASK_TOKEN).collect())
+        .collect();
+    assert!(
+        masks.windows(2).any(|w| w[0] != w[1]),
+        "one mask for the episode"
+    );
+    let masked: usize = masks.iter().flatten().filter(|&&m| m).count();
+    assert!(
+        (15..=75).contains(&masked),
+        "{masked} of 144 masked at p = 0.3"
+    );
+    for x in &inputs {
+        assert_eq!(x.targets, doc[1..].to_vec());
+        for (i, v) in x.input.iter().enumerate() {
+            assert!(*v == MASK_TOKEN || *v == doc[i]);
+        }
+    }
+}
+
+#[test]
+fn inverse_lr_scaling_gives_the_papers_rates_and_cosine_epoch_is_per_epoch() {
+    let m = tiny(2);
+    // Paper B.8: 0.01, 0.002, 0.001, 0.0005 for M = 1, 5, 10, 20 (lr 1e-3).
+    for (steps, want) in [(1, 0.01), (5, 0.002), (10, 0.001), (20, 0.0005)] {
+        let mut c = cfg(Optim::Sgd, 1e-3);
+        c.steps = steps;
+        c.inverse_lr_scaling = true;
+        let t = Trainer::new(&m.model, c, docs()).unwrap();
+        assert!((t.lr_at(0, 0) - want).abs() < 1e-15, "M = {steps}");
+    }
+    // Per-epoch cosine (B.6): one lr per epoch, lr·(1 + cos(π e / E))/2, E = 3.
+    let mut c = cfg(Optim::Sgd, 1e-2);
+    c.lr_schedule = LrSchedule::CosineEpoch;
+    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    assert_eq!(
+        (t.epoch_of(0), t.epoch_of(3), t.epoch_of(4), t.epoch_of(11)),
+        (0, 0, 1, 2)
+    );
+    for e in 0..3 {
+        let want = 0.5e-2 * (1.0 + (std::f64::consts::PI * e as f64 / 3.0).cos());
+        for step in [e * 12, e * 12 + 11] {
+            assert!(
+                (t.lr_at(step, e) - want).abs() < 1e-15,
+                "epoch {e} step {step}"
+            );
+        }
+    }
+    // Per-step cosine: decays within the epoch.
+    let mut c = cfg(Optim::Sgd, 1e-2);
+    c.lr_schedule = LrSchedule::Cosine;
+    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    assert!(t.lr_at(1, 0) < t.lr_at(0, 0));
+    assert!((t.lr_at(18, 1) - 0.5e-2).abs() < 1e-15);
 }

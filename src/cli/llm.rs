@@ -17,17 +17,19 @@ use reawaken_llm::probe::{run_probe, ProbeConfig, ProbeError, ProbeSummary, Star
 /// record in runs/llm-probe. About 5 s on a 2-core CPU.
 ///
 /// Every flag can also be given as a key of `--config FILE.toml` (same name, kebab-case);
-/// a flag on the command line wins. See docs/llm-probe.md.
+/// a flag on the command line wins. See docs/llm-probe.md; every paper figure with its
+/// command: docs/paper-figures.md.
 #[derive(clap::Args, Debug)]
 #[command(
     args_override_self = true,
     allow_negative_numbers = true,
     after_help = "Examples:
   reawaken llm probe                        # built-in defaults: tiny fresh model, CPU
-  reawaken llm probe --order shuffled --out runs/llm-shuffled
+  reawaken llm probe --order prequential-shuffled --out runs/llm-shuffled   # the paper's control
   reawaken llm probe --model pythia-160m --docs cnn.jsonl --text-field article \\
       --tasks 25 --context 256 --steps 10 --epochs 5 --device cuda --out runs/p160m
-  reawaken llm probe --order shuffled --out runs/llm-shuffled --resume   # same flags + --resume
+  reawaken llm probe --order prequential-shuffled --out runs/llm-shuffled --resume   # same flags + --resume
+  reawaken llm probe --preset 1b --width 512 --device cuda   # Fig. 3: the MLP stays 8192 wide
 
 Record files (numpy.load): losses.npy (episodes+1, T), order.npy, tasks.json, \
 grad_cosine.npy, pairwise.npy, weights*.npy, acts*.npy, run.json (config, status, metrics).

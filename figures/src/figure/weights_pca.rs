@@ -1,5 +1,5 @@
-//! The weight-residual trajectory (Fig. 9): the top-3 PCA of the weight residuals of an
-//! LLM run (`weights_pca.npy`), one colour per epoch.
+//! The weight trajectory (Fig. 9): the top-3 PCA of an LLM run's raw weights
+//! (`weights_pca.npy`; the output embedding by default, as the paper), one colour per epoch.
 
 use crate::condition::Condition;
 use crate::plot::{self, Segment3, Trajectory3};
@@ -33,7 +33,7 @@ pub(crate) fn weights_pca(base: &Condition, out: &mut Output<'_>) -> Result<(), 
                 epoch += 1;
             }
             let tr = Trajectory3 {
-                title: format!("Weight residuals: top-3 PCA trajectory (seed {seed})"),
+                title: format!("Weights: top-3 PCA trajectory (seed {seed})"),
                 axis_names: ["PC1".into(), "PC2".into(), "PC3".into()],
                 segments,
             };

@@ -2,7 +2,10 @@
 //!
 //! Shapes are those of the Hugging Face `EleutherAI/pythia-*` configs (all: rotary_pct
 //! 0.25, base 10000, intermediate 4·d, parallel residual, untied embeddings, 2048
-//! positions, eos = bos = 0). Vocabulary 50304, except 6.9b (50432) and 12b (50688).
+//! positions, eos = bos = 0). A width/depth/heads override keeps the preset's MLP width
+//! (intermediate 4·d of the preset's d), as the authors' from-scratch ablations do
+//! (`train_interleave_scratch.py` overrides only `hidden_size`, `num_hidden_layers` and
+//! `num_attention_heads` of the Pythia-1B config, so the MLP stays 8192 wide). Vocabulary 50304, except 6.9b (50432) and 12b (50688).
 //!
 //! Initialisation ([`InitScheme::Pythia`], the GPT-NeoX recipe Pythia was trained with):
 //! `small_init` σ = √(2/(5d)) for `embed_in`, `embed_out`, `query_key_value` and
@@ -135,8 +138,10 @@ pub fn preset(name: &str) -> Result<Preset> {
 /// Changes to a preset's shape (paper Fig. 3 and B.3). `None` keeps the preset's value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ShapeOverrides {
-    /// Model width d (`hidden_size`); the MLP is 4·d.
+    /// Model width d (`hidden_size`); the MLP keeps the preset's width.
     pub width: Option<i64>,
+    /// MLP width (`intermediate_size`) [default: the preset's, 4·d of the preset's d].
+    pub intermediate: Option<i64>,
     /// Number of blocks L.
     pub depth: Option<i64>,
     /// Attention heads (must divide the width).
@@ -194,8 +199,10 @@ pub fn preset_config(name: &str, shape: &ShapeOverrides) -> Result<GptNeoXConfig
     let depth = shape.depth.unwrap_or(p.depth);
     let heads = shape.heads.unwrap_or(p.heads);
     let vocab = shape.vocab.unwrap_or(p.vocab);
+    let intermediate = shape.intermediate.unwrap_or(4 * p.width);
     for (flag, v) in [
         ("width", width),
+        ("intermediate-size", intermediate),
         ("depth", depth),
         ("heads", heads),
         ("vocab", vocab),
@@ -212,6 +219,7 @@ pub fn preset_config(name: &str, shape: &ShapeOverrides) -> Result<GptNeoXConfig
         )));
     }
     let mut cfg = GptNeoXConfig::pythia(vocab, width, depth, heads);
+    cfg.intermediate_size = intermediate;
     if let Some(c) = shape.context {
         cfg.max_position_embeddings = c;
     }
@@ -322,6 +330,27 @@ mod tests {
             (c.hidden_size, c.num_hidden_layers, c.num_attention_heads),
             (256, 2, 8)
         );
+        // The MLP keeps the preset's width (70m: 4·512), as the authors' ablations.
+        assert_eq!(c.intermediate_size, 2048);
+        let c = preset_config(
+            "pythia-1b",
+            &ShapeOverrides {
+                width: Some(512),
+                heads: Some(4),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((c.hidden_size, c.intermediate_size), (512, 8192));
+        let c = preset_config(
+            "pythia-70m",
+            &ShapeOverrides {
+                width: Some(256),
+                intermediate: Some(1024),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(c.intermediate_size, 1024);
         let e = preset_config(
             "pythia-70m",

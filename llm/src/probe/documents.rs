@@ -179,11 +179,20 @@ pub struct TaskDoc {
     pub excerpt: String,
     /// Token count of the whole document before truncation.
     pub tokens_total: usize,
-    /// Tokens kept (≤ C + window shift).
+    /// Tokens kept (≤ C, or ≤ 2C for the random window).
     #[serde(skip)]
     pub tokens: Vec<i64>,
+    /// Where the evaluation window starts (0, or C/2 for the random window).
+    pub eval_start: usize,
     /// Tokens used for evaluation (≤ C).
     pub eval_tokens: usize,
+}
+
+impl TaskDoc {
+    /// The tokens the document is evaluated on.
+    pub fn eval_window(&self) -> &[i64] {
+        &self.tokens[self.eval_start..self.eval_start + self.eval_tokens]
+    }
 }
 
 fn excerpt(text: &str) -> String {
@@ -195,11 +204,13 @@ fn excerpt(text: &str) -> String {
     out
 }
 
-/// Tokenizes a document and keeps the first `keep` tokens; fewer than 2 tokens is an error.
+/// Tokenizes a document and keeps the first `keep` tokens; it is evaluated on at most
+/// `context` tokens from `eval_start`. Fewer than 2 evaluation tokens is an error.
 pub fn tokenize_doc<F>(
     doc: &Document,
     doc_index: usize,
     keep: usize,
+    eval_start: usize,
     context: usize,
     encode: &F,
 ) -> Result<TaskDoc>
@@ -216,12 +227,26 @@ where
         )));
     }
     tokens.truncate(keep);
+    let eval_tokens = tokens.len().saturating_sub(eval_start).min(context);
+    if eval_tokens < 2 {
+        let from = if eval_start > 0 {
+            format!(" the random window's centre, from token {eval_start},")
+        } else {
+            String::new()
+        };
+        return Err(ProbeError::Input(format!(
+            "{}: the document tokenises to {total} token(s); evaluating{from} needs at least {}",
+            doc.source,
+            eval_start + 2
+        )));
+    }
     Ok(TaskDoc {
         doc_index,
         source: doc.source.clone(),
         excerpt: excerpt(&doc.text),
         tokens_total: total,
-        eval_tokens: tokens.len().min(context),
+        eval_start,
+        eval_tokens,
         tokens,
     })
 }
@@ -257,15 +282,24 @@ mod tests {
             text: "x".into(),
             source: "s".into(),
         };
-        let err = tokenize_doc(&d, 0, 8, 8, &enc).unwrap_err().to_string();
+        let err = tokenize_doc(&d, 0, 8, 0, 8, &enc).unwrap_err().to_string();
         assert!(err.contains("at least 2"), "{err}");
         let d = Document {
             text: "hello world".into(),
             source: "s".into(),
         };
-        let t = tokenize_doc(&d, 0, 6, 4, &enc).unwrap();
+        let t = tokenize_doc(&d, 0, 6, 0, 4, &enc).unwrap();
         assert_eq!(t.tokens.len(), 6);
         assert_eq!(t.eval_tokens, 4);
         assert_eq!(t.tokens_total, 11);
+        assert_eq!(t.eval_window(), &enc("hell").unwrap()[..]);
+        // The random window's centre: keep 2C = 8, evaluate [C/2, 3C/2) = [2, 6).
+        let t = tokenize_doc(&d, 0, 8, 2, 4, &enc).unwrap();
+        assert_eq!(t.eval_window(), &enc("llo ").unwrap()[..]);
+        let short = Document {
+            text: "abc".into(),
+            source: "s".into(),
+        };
+        assert!(tokenize_doc(&short, 0, 8, 2, 4, &enc).is_err());
     }
 }

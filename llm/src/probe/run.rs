@@ -362,7 +362,7 @@ fn write_tasks_json(dir: &RunDir, cfg: &ProbeConfig, plan: &Plan) -> Result<()> 
             .enumerate()
             .map(|(i, d)| {
                 serde_json::json!({"task": i, "source": d.source, "document_index": d.doc_index,
-                    "excerpt": d.excerpt, "tokens": d.tokens_total, "tokens_used": d.eval_tokens})
+                    "excerpt": d.excerpt, "tokens": d.tokens_total, "eval_start": d.eval_start, "tokens_used": d.eval_tokens})
             })
             .collect()
     };

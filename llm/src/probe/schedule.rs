@@ -109,8 +109,10 @@ pub struct ScheduleSpec {
     pub tasks: usize,
     pub epochs: usize,
     pub order: Order,
-    /// Paper B.1: shuffle tasks 1..=n (0-based) every epoch, keeping task 0 and tasks after n
-    /// fixed. `Some(T−2)` fixes exactly the first and the last.
+    /// Paper B.1 with its N: shuffle x₂ … x_N (0-based tasks 1..N) every epoch, keeping x₁
+    /// and x_{N+1} … x_T fixed. `Some(T−1)` fixes exactly the first and the last (the
+    /// authors' `--start-shuffle-data-samples N`, whose sampler yields 0, a shuffle of
+    /// 1..N, then N..T).
     pub partial_shuffle: Option<usize>,
     /// Paper B.7: one-off documents inserted after each epoch but the last.
     pub insert_random: InsertRandom,
@@ -150,11 +152,10 @@ pub fn build_schedule(spec: &ScheduleSpec) -> Result<Vec<Vec<Episode>>> {
                 "--partial-shuffle applies to --order cyclic only".into(),
             ));
         }
-        if n < 1 || n >= t {
+        if n < 3 || n > t {
             return Err(ProbeError::Input(format!(
-                "--partial-shuffle {n} must lie in 1..={} (tasks 1..=n are shuffled; use {} to fix only the first and last)",
-                t.saturating_sub(1),
-                t.saturating_sub(2)
+                "--partial-shuffle {n} must lie in 3..={t} (documents x2..xN are shuffled; N = {} fixes only the first and the last)",
+                t.saturating_sub(1)
             )));
         }
     }
@@ -166,7 +167,7 @@ pub fn build_schedule(spec: &ScheduleSpec) -> Result<Vec<Vec<Episode>>> {
         match spec.order {
             Order::Cyclic => {
                 if let Some(n) = spec.partial_shuffle {
-                    perm[1..=n].shuffle(&mut rng);
+                    perm[1..n].shuffle(&mut rng);
                 }
             }
             Order::Shuffled => perm.shuffle(&mut rng),
@@ -241,15 +242,27 @@ mod tests {
     fn prequential_keeps_first_and_partial_keeps_ends() {
         let s = build_schedule(&spec(Order::PrequentialShuffled)).unwrap();
         assert!(s.iter().all(|e| e[0] == Episode::Task(0)));
+        // The paper's N (B.1): N = T - 1 = 5 shuffles x2..x5 and keeps x1 and x6.
         let mut p = spec(Order::Cyclic);
-        p.partial_shuffle = Some(4);
+        p.partial_shuffle = Some(5);
         p.epochs = 10;
         let s = build_schedule(&p).unwrap();
         assert!(s
             .iter()
             .all(|e| e[0] == Episode::Task(0) && e[5] == Episode::Task(5)));
         assert!(s.iter().any(|e| tasks(e) != vec![0, 1, 2, 3, 4, 5]));
+        // N = 3 shuffles x2 and x3 only: x4.. stay in place.
+        p.partial_shuffle = Some(3);
+        let s = build_schedule(&p).unwrap();
+        assert!(s.iter().all(|e| tasks(&e[3..]) == vec![3, 4, 5]));
+        assert!(s.iter().any(|e| tasks(&e[1..3]) == vec![2, 1]));
+        // N = T shuffles everything but x1.
         p.partial_shuffle = Some(6);
+        let s = build_schedule(&p).unwrap();
+        assert!(s.iter().any(|e| e[5] != Episode::Task(5)));
+        p.partial_shuffle = Some(7);
+        assert!(build_schedule(&p).is_err());
+        p.partial_shuffle = Some(2);
         assert!(build_schedule(&p).is_err());
     }
 

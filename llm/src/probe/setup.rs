@@ -27,10 +27,12 @@ pub struct Plan {
     /// Episodes done at the end of each epoch.
     pub epoch_ends: Vec<usize>,
     pub train: TrainConfig,
-    /// Parameters recorded by `weights` (sorted).
+    /// Parameters whose residuals `weights` records (sorted).
     pub weights_names: Vec<String>,
-    /// Parameter whose gradient `grads` records.
-    pub grads_param: String,
+    /// Parameters of the raw-weight PCA of `weights` (sorted).
+    pub pca_names: Vec<String>,
+    /// Parameters whose gradients `grads` records (sorted).
+    pub grads_params: Vec<String>,
     pub hidden_size: usize,
 }
 
@@ -39,7 +41,7 @@ impl Plan {
     pub fn eval_tokens(&self) -> Vec<Vec<i64>> {
         self.tasks
             .iter()
-            .map(|d| d.tokens[..d.eval_tokens].to_vec())
+            .map(|d| d.eval_window().to_vec())
             .collect()
     }
 
@@ -74,6 +76,12 @@ pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
         ));
     }
     cfg.grads_block = Some(grads_block);
+    let grads_params = param_names(
+        cfg.record.grads,
+        "grads-param",
+        &format!("gpt_neox.layers.{grads_block}.{}", cfg.grads_param),
+        &model,
+    )?;
     let (tasks, extra, by_epoch) = documents_and_schedule(cfg, &tokenizer)?;
     let mut episodes = Vec::new();
     let mut epoch_ends = Vec::new();
@@ -81,7 +89,13 @@ pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
         episodes.extend(e);
         epoch_ends.push(episodes.len());
     }
-    let weights_names = weights_names(cfg, &model)?;
+    let weights_names = param_names(
+        cfg.record.weights,
+        "weights-param",
+        &cfg.weights_param,
+        &model,
+    )?;
+    let pca_names = param_names(cfg.record.weights, "pca-param", &cfg.pca_param, &model)?;
     if cfg.checkpoint_every == 0 {
         cfg.checkpoint_every = if model.num_parameters() <= 100_000_000 {
             1
@@ -101,13 +115,13 @@ pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
         freeze_blocks: cfg.freeze_blocks,
         pad_id: tokenizer.pad_id(),
         seed: cfg.seed,
-        total_episodes: episodes.len(),
+        epoch_ends: epoch_ends.clone(),
         eval_logits_budget: 1 << 27,
     };
     Ok(Plan {
         tokenizer_desc: tokenizer.describe(),
         hidden_size: model.config.hidden_size.max(0) as usize,
-        grads_param: format!("gpt_neox.layers.{grads_block}.attention.query_key_value.weight"),
+        grads_params,
         model,
         tasks,
         extra,
@@ -115,6 +129,7 @@ pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
         epoch_ends,
         train,
         weights_names,
+        pca_names,
     })
 }
 
@@ -142,13 +157,14 @@ fn model_and_tokenizer(cfg: &ProbeConfig, device: tch::Device) -> Result<(Loaded
             let tok = Tokenizer::from_spec(cfg.tokenizer.as_deref().unwrap_or("bytes"))?;
             let shape = ShapeOverrides {
                 width: cfg.width,
+                intermediate: cfg.intermediate_size,
                 depth: cfg.depth,
                 heads: cfg.heads,
                 vocab: Some(match tok {
                     Tokenizer::Bytes => 257,
                     _ => tok.vocab_size(),
                 }),
-                context: Some((cfg.context + cfg.window_shift).max(2048) as i64),
+                context: Some(cfg.tokens_kept().max(2048) as i64),
             };
             let m = presets::from_preset(&cfg.preset, &shape, cfg.init, cfg.seed as i64, device)?;
             (m, tok)
@@ -170,11 +186,33 @@ type Schedule = (Vec<TaskDoc>, Vec<TaskDoc>, Vec<Vec<Episode>>);
 fn documents_and_schedule(cfg: &ProbeConfig, tokenizer: &Tokenizer) -> Result<Schedule> {
     let docs = documents::load_documents(cfg.docs.as_deref(), &cfg.text_field)?;
     let (task_idx, rest) = documents::sample_indices(docs.len(), cfg.tasks, cfg.sample, cfg.seed)?;
-    let keep = cfg.context + cfg.window_shift;
+    let keep = cfg.tokens_kept();
+    // The random window evaluates the centre [C/2, 3C/2) and needs C/2 + S + 2 tokens for
+    // its right-most window to hold a next-token target.
+    let (eval_start, need_tokens) = match cfg.window_shift {
+        Some(s) => (cfg.context / 2, cfg.context / 2 + s + 2),
+        None => (0, 2),
+    };
     let encode = |s: &str| tokenizer.encode(s).map_err(|e| e.to_string());
     let tokenize = |idx: &[usize]| {
         idx.iter()
-            .map(|&i| documents::tokenize_doc(&docs[i], i, keep, cfg.context, &encode))
+            .map(|&i| {
+                let d =
+                    documents::tokenize_doc(&docs[i], i, keep, eval_start, cfg.context, &encode)?;
+                if d.tokens.len() < need_tokens {
+                    return Err(setting(
+                        "window-shift",
+                        format!(
+                            "{}: the document has {} tokens, the random window with C = {} and S = {} needs at least {need_tokens}",
+                            d.source,
+                            d.tokens.len(),
+                            cfg.context,
+                            cfg.window_shift.unwrap_or(0)
+                        ),
+                    ));
+                }
+                Ok(d)
+            })
             .collect::<Result<Vec<_>>>()
     };
     let tasks = tokenize(&task_idx)?;
@@ -208,28 +246,30 @@ fn documents_and_schedule(cfg: &ProbeConfig, tokenizer: &Tokenizer) -> Result<Sc
     Ok((tasks, extra, by_epoch))
 }
 
-/// The parameters `--weights-param` names (sorted); an error when `weights` is on and
-/// it names none.
-fn weights_names(cfg: &ProbeConfig, model: &LoadedModel) -> Result<Vec<String>> {
+/// The parameters `pattern` names (sorted); an error naming the setting `key` when the
+/// recorder that uses them is on and it names none. A model with tied embeddings has no
+/// `embed_out.weight`: the pattern then means the input embedding it shares.
+fn param_names(
+    used: bool,
+    key: &'static str,
+    pattern: &str,
+    model: &LoadedModel,
+) -> Result<Vec<String>> {
     let mut names: Vec<String> = model
         .model
         .named_parameters()
         .into_iter()
         .map(|(n, _)| n)
-        .filter(|n| matches_pattern(n, &cfg.weights_param))
+        .filter(|n| matches_pattern(n, pattern))
         .collect();
-    if names.is_empty()
-        && cfg.weights_param == "embed_out.weight"
-        && model.config.tie_word_embeddings
-    {
+    if names.is_empty() && pattern == "embed_out.weight" && model.config.tie_word_embeddings {
         names.push("gpt_neox.embed_in.weight".into());
     }
-    if cfg.record.weights && names.is_empty() {
+    if used && names.is_empty() {
         return Err(setting(
-            "weights-param",
+            key,
             format!(
-                "`{}` matches no parameter of the model (e.g. embed_out.weight, gpt_neox.layers.*.attention.dense.weight)",
-                cfg.weights_param
+                "`{pattern}` matches no parameter of the model (e.g. embed_out.weight, gpt_neox.layers.0.attention.dense.weight, or * for all)"
             ),
         ));
     }

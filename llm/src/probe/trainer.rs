@@ -6,9 +6,11 @@
 //! save and restore its parameters exactly (for `--resume`). Nothing here touches the run
 //! record: the caller (the CLI) decides what to write and when.
 //!
-//! Randomness: every random choice of an episode (token masking, window shift) comes from an
-//! RNG seeded by `(seed, episode)`, so an episode trained after a resume draws exactly what
-//! it would have drawn in an uninterrupted run, and no RNG state needs saving.
+//! Randomness: every random choice of an episode (the token mask and the window shift,
+//! both redrawn at every gradient step as in the authors' `train_interleave_randommask.py`
+//! and `train_interleave_randomwindow.py`) comes from an RNG seeded by `(seed, episode)`,
+//! so an episode trained after a resume draws exactly what it would have drawn in an
+//! uninterrupted run, and no RNG state needs saving.
 use std::path::Path;
 
 use rand::{Rng, SeedableRng};
@@ -45,10 +47,22 @@ reawaken_analysis::choice! {
     pub enum LrSchedule("lr schedule") {
         /// The same lr at every step.
         Constant = "constant",
-        /// Cosine decay from lr to 0 over all steps of the run (paper B.6).
+        /// Cosine decay from lr to 0 over the E epochs, one lr per epoch: epoch e (0-based)
+        /// trains at lr·(1 + cos(π·e/E))/2, as a per-epoch `CosineAnnealingLR(T_max = E)`
+        /// (paper B.6: minimum lr 0, maximum number of epochs 10).
+        CosineEpoch = "cosine-epoch",
+        /// The same decay step by step: global step k of K trains at lr·(1 + cos(π·k/K))/2.
         Cosine = "cosine",
     }
 }
+
+/// The token id a masked input position gets (the authors multiply the ids by the 0/1
+/// mask; in Pythia's tokenizer id 0 is `<|endoftext|>`).
+pub const MASK_TOKEN: i64 = 0;
+
+/// The M at which `--inverse-lr-scaling` leaves the lr unchanged (paper B.8: lr 1e-3 at
+/// M = 10, hence 0.01 at M = 1 and 0.0005 at M = 20).
+pub const INVERSE_LR_REFERENCE_STEPS: f64 = 10.0;
 
 /// Training hyper-parameters of the protocol.
 #[derive(Debug, Clone)]
@@ -58,22 +72,38 @@ pub struct TrainConfig {
     pub lr: f64,
     pub optimizer: Optim,
     pub lr_schedule: LrSchedule,
-    /// lr_used = lr / M (paper B.8: lr 0.01 at M = 1, 0.002 at M = 5, …).
+    /// lr_used = lr · 10 / M (paper B.8: lr 0.01 at M = 1, 0.002 at M = 5, …).
     pub inverse_lr_scaling: bool,
-    /// Probability that an input token is replaced by the pad token (per episode).
+    /// Probability that an input token is replaced by [`MASK_TOKEN`] (per step).
     pub mask_prob: f64,
-    /// Maximal random shift of the C-token training window (per episode).
-    pub window_shift: usize,
+    /// The random window: `Some(S)` trains on `[C/2+s, 3C/2+s)`, s ∈ −S..=S drawn per
+    /// step, of a 2C-token document; `None` trains on the first C tokens.
+    pub window_shift: Option<usize>,
     /// C: context length.
     pub context: usize,
     /// Freeze `embed_in` and the first B blocks.
     pub freeze_blocks: usize,
     pub pad_id: i64,
     pub seed: u64,
-    /// Total episodes of the run (for the cosine schedule).
-    pub total_episodes: usize,
+    /// Episodes done at the end of each epoch (for the lr schedules).
+    pub epoch_ends: Vec<usize>,
     /// Largest number of logits elements in one evaluation forward pass.
     pub eval_logits_budget: usize,
+}
+
+/// The input of one gradient step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepInput {
+    /// Where the training window starts in the document.
+    pub start: usize,
+    /// Input ids, padded to C (masked positions hold [`MASK_TOKEN`]).
+    pub input: Vec<i64>,
+    /// Next-token targets (C − 1; never masked).
+    pub targets: Vec<i64>,
+    /// 1 where a target is scored, 0 on padding.
+    pub loss_mask: Vec<f32>,
+    /// Number of scored targets.
+    pub scored: usize,
 }
 
 /// Result of one episode's training.
@@ -295,37 +325,56 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
         Ok(masked_row_losses(&logits, &targets, &mask, &counts).squeeze_dim(0))
     }
 
-    /// Learning rate of global step `step` (0-based).
-    pub fn lr_at(&self, step: usize) -> f64 {
+    /// Learning rate of global step `step` (0-based) in epoch `epoch` (0-based).
+    pub fn lr_at(&self, step: usize, epoch: usize) -> f64 {
         let mut lr = self.cfg.lr;
         if self.cfg.inverse_lr_scaling {
-            lr /= self.cfg.steps as f64;
+            lr *= INVERSE_LR_REFERENCE_STEPS / self.cfg.steps as f64;
         }
+        let cosine =
+            |k: f64, total: f64| 0.5 * lr * (1.0 + (std::f64::consts::PI * k / total).cos());
         match self.cfg.lr_schedule {
             LrSchedule::Constant => lr,
+            LrSchedule::CosineEpoch => {
+                cosine(epoch as f64, self.cfg.epoch_ends.len().max(1) as f64)
+            }
             LrSchedule::Cosine => {
-                let total = (self.cfg.total_episodes * self.cfg.steps).max(1) as f64;
-                0.5 * lr * (1.0 + (std::f64::consts::PI * step as f64 / total).cos())
+                let episodes = self.cfg.epoch_ends.last().copied().unwrap_or(1);
+                cosine(step as f64, (episodes * self.cfg.steps).max(1) as f64)
             }
         }
     }
 
-    /// Builds the padded training input of an episode: window shift, masking, padding to C.
-    /// Returns (input ids, targets, loss mask, number of target positions).
-    fn training_sequence(
-        &self,
-        tokens: &[i64],
-        rng: &mut ChaCha8Rng,
-    ) -> (Vec<i64>, Vec<i64>, Vec<f32>, usize) {
+    /// Epoch (0-based) of episode `episode` (0-based).
+    pub fn epoch_of(&self, episode: usize) -> usize {
+        self.cfg.epoch_ends.partition_point(|&end| end <= episode)
+    }
+
+    /// The inputs of an episode's M gradient steps: each step draws its own window shift
+    /// and mask from `rng` (nothing is drawn when both are off).
+    pub fn step_inputs(&self, tokens: &[i64], rng: &mut ChaCha8Rng) -> Vec<StepInput> {
+        (0..self.cfg.steps)
+            .map(|_| self.step_input(tokens, rng))
+            .collect()
+    }
+
+    fn step_input(&self, tokens: &[i64], rng: &mut ChaCha8Rng) -> StepInput {
         let c = self.cfg.context;
-        let max_start = tokens.len().saturating_sub(2).min(self.cfg.window_shift);
-        let start = if max_start > 0 {
-            rng.random_range(0..=max_start)
-        } else {
-            0
-        };
-        let end = (start + c).min(tokens.len());
-        let window = &tokens[start..end];
+        let last_start = tokens.len().saturating_sub(2);
+        let start = match self.cfg.window_shift {
+            None => 0,
+            Some(max) => {
+                let shift = if max > 0 {
+                    rng.random_range(-(max as i64)..=max as i64)
+                } else {
+                    0
+                };
+                // max ≤ C/2 (checked by the settings), so the start is ≥ 0.
+                ((c / 2) as i64 + shift).max(0) as usize
+            }
+        }
+        .min(last_start);
+        let window = &tokens[start..(start + c).min(tokens.len())];
         let len = window.len();
         let mut input = vec![self.cfg.pad_id; c];
         input[..len].copy_from_slice(window);
@@ -334,15 +383,19 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
         if self.cfg.mask_prob > 0.0 {
             for tok in input.iter_mut().take(len) {
                 if rng.random::<f64>() < self.cfg.mask_prob {
-                    *tok = self.cfg.pad_id;
+                    *tok = MASK_TOKEN;
                 }
             }
         }
-        let mut mask = vec![0f32; c - 1];
-        for m in mask.iter_mut().take(len - 1) {
-            *m = 1.0;
+        let mut loss_mask = vec![0f32; c - 1];
+        loss_mask[..len - 1].fill(1.0);
+        StepInput {
+            start,
+            input,
+            targets,
+            loss_mask,
+            scored: len - 1,
         }
-        (input, targets, mask, len - 1)
     }
 
     /// One episode: M gradient steps on `tokens` alone (batch size 1). `episode` (0-based)
@@ -350,7 +403,19 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
     pub fn train_episode(&self, tokens: &[i64], episode: usize) -> Result<EpisodeOutcome> {
         let mut rng =
             ChaCha8Rng::seed_from_u64(sub_seed(self.cfg.seed, STREAM_EPISODE, episode as u64));
-        self.train_steps(tokens, &mut rng, episode * self.cfg.steps)
+        let epoch = self.epoch_of(episode);
+        self.train_steps(tokens, &mut rng, episode * self.cfg.steps, epoch)
+    }
+
+    fn step_tensors(&self, x: &StepInput) -> (Tensor, Tensor, Tensor, Tensor) {
+        let c = self.cfg.context as i64;
+        let on = |t: Tensor, shape: &[i64]| t.view(shape).to_device(self.device);
+        (
+            on(Tensor::from_slice(&x.input), &[1, c]),
+            on(Tensor::from_slice(&x.targets), &[1, c - 1]),
+            on(Tensor::from_slice(&x.loss_mask), &[1, c - 1]),
+            Tensor::from_slice(&[x.scored as f32]).to_device(self.device),
+        )
     }
 
     fn train_steps(
@@ -358,19 +423,9 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
         tokens: &[i64],
         rng: &mut ChaCha8Rng,
         first_step: usize,
+        epoch: usize,
     ) -> Result<EpisodeOutcome> {
-        let c = self.cfg.context as i64;
-        let (input, targets, mask, n) = self.training_sequence(tokens, rng);
-        let ids = Tensor::from_slice(&input)
-            .view([1, c])
-            .to_device(self.device);
-        let targets = Tensor::from_slice(&targets)
-            .view([1, c - 1])
-            .to_device(self.device);
-        let mask = Tensor::from_slice(&mask)
-            .view([1, c - 1])
-            .to_device(self.device);
-        let counts = Tensor::from_slice(&[n as f32]).to_device(self.device);
+        let inputs = self.step_inputs(tokens, rng);
         // Adam state: fresh for every document.
         let mut adam: Vec<(Tensor, Tensor)> = Vec::new();
         let mut outcome = EpisodeOutcome {
@@ -378,7 +433,8 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
             last_loss: f64::NAN,
             diverged_at_step: None,
         };
-        for step in 0..self.cfg.steps {
+        for (step, x) in inputs.iter().enumerate() {
+            let (ids, targets, mask, counts) = self.step_tensors(x);
             self.zero_grads();
             let logits = self.model.logits(&ids)?;
             let loss = masked_row_losses(&logits, &targets, &mask, &counts).sum(Kind::Float);
@@ -392,7 +448,7 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
                 return Ok(outcome);
             }
             loss.backward();
-            let lr = self.lr_at(first_step + step);
+            let lr = self.lr_at(first_step + step, epoch);
             self.apply_update(lr, step + 1, &mut adam)?;
         }
         self.zero_grads();
@@ -518,32 +574,42 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
     }
 
     fn train_steps_const(&self, tokens: &[i64], rng: &mut ChaCha8Rng) -> Result<EpisodeOutcome> {
-        // lr_at(0) is the schedule's starting value = the constant lr.
-        self.train_steps(tokens, rng, 0)
+        // lr_at(0, 0) is the schedule's starting value = the constant lr.
+        self.train_steps(tokens, rng, 0, 0)
     }
 
-    /// Flattened gradient of each task's loss (unpadded sequence) w.r.t. parameter `name`.
-    pub fn task_gradients(&self, name: &str) -> Result<Vec<Tensor>> {
-        let (_, p) = self
-            .params
-            .iter()
-            .find(|(n, _)| n == name)
-            .ok_or_else(|| ProbeError::Model(format!("no parameter named {name}")))?;
-        let was = p.requires_grad();
-        let _ = p.set_requires_grad(true);
+    /// Gradient of each task's loss (unpadded evaluation sequence) w.r.t. the parameters
+    /// `names`, flattened and concatenated in the order given.
+    pub fn task_gradients(&self, names: &[String]) -> Result<Vec<Tensor>> {
+        let mut chosen = Vec::with_capacity(names.len());
+        for name in names {
+            let (_, p) = self
+                .params
+                .iter()
+                .find(|(n, _)| n == name)
+                .ok_or_else(|| ProbeError::Model(format!("no parameter named {name}")))?;
+            chosen.push((name, p, p.requires_grad()));
+            let _ = p.set_requires_grad(true);
+        }
         let mut out = Vec::new();
         for toks in &self.eval_tokens {
             self.zero_all_grads();
             let loss = self.sequence_loss(toks)?;
             loss.backward();
-            let g = p.grad();
-            if !g.defined() {
-                return Err(ProbeError::Model(format!("no gradient reached {name}")));
+            let mut parts = Vec::with_capacity(chosen.len());
+            for (name, p, _) in &chosen {
+                let g = p.grad();
+                if !g.defined() {
+                    return Err(ProbeError::Model(format!("no gradient reached {name}")));
+                }
+                parts.push(g.flatten(0, -1).copy());
             }
-            out.push(g.flatten(0, -1).copy());
+            out.push(Tensor::f_cat(&parts, 0)?);
         }
         self.zero_all_grads();
-        let _ = p.set_requires_grad(was);
+        for (_, p, was) in chosen {
+            let _ = p.set_requires_grad(was);
+        }
         Ok(out)
     }
 

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | `grads` | [`grads`] | `grad_cosine.npy` |
 //! | `pairwise` | [`pairwise`] | `pairwise.npy` |
-//! | `weights` | [`weights`] | `weights.npy`, `weights_update_norm.npy`, `weights_residual_cosine.npy`, `weights_pca.npy` |
+//! | `weights` | [`weights`] | `weights.npy`, `weights_update_norm.npy`, `weights_residual_cosine.npy`, `weights_residual_pca.npy`, `pca_weights.npy`, `pca_weights_update_norm.npy`, `weights_pca.npy` |
 //! | `acts` | [`acts`] | `acts.npy`, `acts_change_norm.npy`, `acts_cosine.npy` |
 
 pub mod acts;
@@ -88,12 +88,87 @@ pub fn build<M: CausalLm>(
         out.push(Box::new(acts::ActsRecorder::new(cfg, plan, trainer)?));
     }
     if r.grads {
-        out.push(Box::new(grads::GradsRecorder::new(plan)));
+        let grads = grads::GradCosine::new(plan);
+        out.push(Box::new(AfterEpoch::new(cfg, plan, grads)));
     }
     if r.pairwise {
-        out.push(Box::new(pairwise::PairwiseRecorder::new(cfg, plan)));
+        let pairwise = pairwise::PairwiseRecovery::new(plan);
+        out.push(Box::new(AfterEpoch::new(cfg, plan, pairwise)));
     }
     Ok(out)
+}
+
+/// A measurement taken once, from the parameters after epoch P (`pairwise`, `grads`; the
+/// paper's Fig. 8a/8b checkpoint), or at the end when the run is shorter. Wrapped in
+/// [`AfterEpoch`], which makes it a [`Recorder`].
+pub trait EpochMeasure<M: CausalLm> {
+    fn name(&self) -> &'static str;
+    fn describe(&self) -> Vec<(&'static str, String)>;
+    /// Fields for `run.json`; `epoch` is P.
+    fn info(&self, epoch: usize) -> Vec<(&'static str, serde_json::Value)>;
+    /// Measures from the trainer's current parameters and writes the result.
+    fn measure(&mut self, trainer: &Trainer<'_, M>, dir: &RunDir) -> Result<()>;
+}
+
+/// Runs an [`EpochMeasure`] once, after epoch P (capped at E).
+pub struct AfterEpoch<X> {
+    epoch: usize,
+    /// Episodes done at the end of epoch P.
+    at_episode: Option<usize>,
+    /// Whether it was taken (survives a resume through the recorder state).
+    done: bool,
+    measure: X,
+}
+
+impl<X> AfterEpoch<X> {
+    pub fn new(cfg: &ProbeConfig, plan: &Plan, measure: X) -> Self {
+        let epoch = cfg.pairwise_epoch.clamp(1, cfg.epochs);
+        AfterEpoch {
+            epoch,
+            at_episode: plan.epoch_ends.get(epoch - 1).copied(),
+            done: false,
+            measure,
+        }
+    }
+}
+
+impl<M: CausalLm, X: EpochMeasure<M>> Recorder<M> for AfterEpoch<X> {
+    fn name(&self) -> &'static str {
+        self.measure.name()
+    }
+
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        self.measure.describe()
+    }
+
+    fn info(&self) -> Vec<(&'static str, serde_json::Value)> {
+        self.measure.info(self.epoch)
+    }
+
+    fn resume(&mut self, _at: &At<'_, '_, M>, state: Option<&serde_json::Value>) -> Result<()> {
+        self.done = state.and_then(|s| s.get("done")).and_then(|v| v.as_bool()) == Some(true);
+        Ok(())
+    }
+
+    fn after_episode(&mut self, at: &At<'_, '_, M>, finite: bool) -> Result<()> {
+        if finite && !self.done && self.at_episode == Some(at.done) {
+            self.measure.measure(at.trainer, at.dir)?;
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({ "done": self.done }))
+    }
+
+    fn finish(&mut self, at: &At<'_, '_, M>, complete: bool) -> Result<()> {
+        if complete && !self.done {
+            self.measure.measure(at.trainer, at.dir)?;
+            self.done = true;
+        }
+        Ok(())
+    }
 }
 
 /// Rows of equal length as a 2-D array (shorter rows are zero-padded).
