@@ -51,6 +51,15 @@ pub enum FigureError {
     },
     #[error("nothing to draw in \"{0}\" (no finite values)")]
     Empty(String),
+    /// Finite values that no axis or colour scale can show (e.g. −1e308 and 1e308: the
+    /// span overflows f64).
+    #[error("{what} cannot be drawn: values from {lo:e} to {hi:e}: {reason}")]
+    Unplottable {
+        what: String,
+        lo: f64,
+        hi: f64,
+        reason: &'static str,
+    },
     #[error("drawing failed: {0}")]
     Draw(String),
     #[error("cannot write {path}: {source}")]

@@ -5,7 +5,8 @@ use crate::condition::Condition;
 use crate::plot::{self, Heatmap};
 use crate::FigureError;
 
-use super::{first_array2, Output};
+use super::{first_array2, Found, Output};
+use crate::input::Extent;
 
 /// One recorder heatmap: where its matrix comes from and how it is labelled.
 struct HeatmapSpec {
@@ -20,6 +21,8 @@ struct HeatmapSpec {
     value_label: &'static str,
     /// First index on the axes (1: tasks, 0: episodes).
     index_base: usize,
+    /// The shape the record needs: (T, T) or (episodes+1, episodes+1).
+    shape: [Extent; 2],
     /// The `--record` value that writes the array.
     record: &'static str,
 }
@@ -33,6 +36,7 @@ const HEATMAPS: [HeatmapSpec; 4] = [
         y_label: "task i",
         value_label: "cosine similarity",
         index_base: 1,
+        shape: [Extent::Tasks, Extent::Tasks],
         record: "grads",
     },
     HeatmapSpec {
@@ -43,6 +47,7 @@ const HEATMAPS: [HeatmapSpec; 4] = [
         y_label: "trained task i",
         value_label: "loss before − after (nats)",
         index_base: 1,
+        shape: [Extent::Tasks, Extent::Tasks],
         record: "pairwise",
     },
     HeatmapSpec {
@@ -53,6 +58,7 @@ const HEATMAPS: [HeatmapSpec; 4] = [
         y_label: "episode",
         value_label: "cosine similarity",
         index_base: 0,
+        shape: [Extent::Rows, Extent::Rows],
         record: "weights",
     },
     HeatmapSpec {
@@ -63,16 +69,18 @@ const HEATMAPS: [HeatmapSpec; 4] = [
         y_label: "episode",
         value_label: "cosine similarity",
         index_base: 0,
+        shape: [Extent::Rows, Extent::Rows],
         record: "acts",
     },
 ];
 
 /// Every recorder heatmap, each from the first run of the reference condition that has
-/// its array, or a note naming the array and the `--record` value that writes it.
+/// its array in the shape the record needs, or a note naming the array and the
+/// `--record` value that writes it (or, for each run, why its array is unusable).
 pub(crate) fn heatmaps(base: &Condition, out: &mut Output<'_>) -> Result<(), FigureError> {
     for spec in &HEATMAPS {
-        match first_array2(base, spec.file, out) {
-            Some((seed, a)) => {
+        match first_array2(base, spec.file, spec.shape, spec.name, out) {
+            Found::Yes((seed, a)) => {
                 let h = Heatmap {
                     title: format!("{} (seed {seed})", spec.title),
                     x_label: spec.x_label.into(),
@@ -85,7 +93,8 @@ pub(crate) fn heatmaps(base: &Condition, out: &mut Output<'_>) -> Result<(), Fig
                 };
                 out.emit(spec.name, plot::heatmap(&h))?;
             }
-            None => out.note(format!(
+            Found::Unusable => {}
+            Found::Absent => out.note(format!(
                 "{} not drawn: no run of {} has {} (record it with --record {})",
                 spec.name,
                 base.first().dir.display(),

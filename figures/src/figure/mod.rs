@@ -19,7 +19,8 @@ use std::path::Path;
 use reawaken_analysis::record::write_atomic;
 
 use crate::condition::Condition;
-use crate::input::RunInput;
+use crate::input::{Extent, RunInput};
+use crate::plot::axis::robust_mean_sd;
 use crate::render::Rendered;
 use crate::FigureError;
 
@@ -30,8 +31,8 @@ pub(crate) struct Output<'a> {
 }
 
 impl Output<'_> {
-    /// Writes a figure, or turns a drawing failure (e.g. nothing finite to draw) into a
-    /// note so that one bad figure does not stop the others.
+    /// Writes a figure, or turns a drawing failure (e.g. nothing finite to draw, values
+    /// no axis can span) into a note so that one bad figure does not stop the others.
     pub fn emit(
         &mut self,
         name: &str,
@@ -39,7 +40,10 @@ impl Output<'_> {
     ) -> Result<(), FigureError> {
         match svg {
             Ok(svg) => self.write_svg(name, &svg),
-            Err(e @ (FigureError::Empty(_) | FigureError::Draw(_))) => {
+            Err(
+                e
+                @ (FigureError::Empty(_) | FigureError::Unplottable { .. } | FigureError::Draw(_)),
+            ) => {
                 self.note(format!("{name} not drawn: {e}"));
                 Ok(())
             }
@@ -63,7 +67,9 @@ impl Output<'_> {
     }
 }
 
-/// Mean and sample sd (ddof 1) over equally long rows, NaN-aware; sd is None for one row.
+/// Mean and sample sd (ddof 1) over equally long rows, NaN-aware (non-finite values are
+/// left out; finite values near ±f64::MAX do not overflow the mean); sd is None for one
+/// row.
 pub(crate) fn mean_sd(rows: &[Vec<f64>]) -> (Vec<f64>, Option<Vec<f64>>) {
     let len = rows.iter().map(Vec::len).min().unwrap_or(0);
     let mut mean = vec![f64::NAN; len];
@@ -74,27 +80,39 @@ pub(crate) fn mean_sd(rows: &[Vec<f64>]) -> (Vec<f64>, Option<Vec<f64>>) {
             .map(|r| r[i])
             .filter(|x| x.is_finite())
             .collect();
-        if v.is_empty() {
+        let Some((m, d)) = robust_mean_sd(&v) else {
             continue;
-        }
-        let m = v.iter().sum::<f64>() / v.len() as f64;
+        };
         mean[i] = m;
-        if v.len() > 1 {
-            sd[i] = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt();
+        if let Some(d) = d {
+            sd[i] = d;
         }
     }
     (mean, (rows.len() > 1).then_some(sd))
 }
 
-/// The first run of `base` (in the order given) that has the 2-D array `name`, with its
-/// seed; unreadable arrays become notes.
+/// What [`first_with`] found in the runs of a condition.
+pub(crate) enum Found<T> {
+    /// From the first run whose array could be used.
+    Yes(T),
+    /// Some run has the array but none could be used; each said why in a note.
+    Unusable,
+    /// No run has it.
+    Absent,
+}
+
+/// The first run of `base` (in the order given) whose 2-D array `name` has the shape
+/// `want` ([`RunInput::check_shape`]), with its seed; unreadable or misshapen arrays
+/// become notes (after `"{figure}: "`).
 pub(crate) fn first_array2(
     base: &Condition,
     name: &str,
+    want: [Extent; 2],
+    figure: &str,
     out: &mut Output<'_>,
-) -> Option<(u64, ndarray::Array2<f64>)> {
-    first_with(base, out, None, |r| {
-        Ok(r.optional2(name)?.map(|a| (r.seed(), a)))
+) -> Found<(u64, ndarray::Array2<f64>)> {
+    first_with(base, out, figure, |r| {
+        Ok(r.checked2(name, want)?.map(|a| (r.seed(), a)))
     })
 }
 
@@ -102,30 +120,38 @@ pub(crate) fn first_array2(
 pub(crate) fn first_array1(
     base: &Condition,
     name: &str,
+    want: Extent,
+    figure: &str,
     out: &mut Output<'_>,
-) -> Option<ndarray::Array1<f64>> {
-    first_with(base, out, None, |r| r.optional1(name))
+) -> Found<ndarray::Array1<f64>> {
+    first_with(base, out, figure, |r| r.checked1(name, want))
 }
 
 /// The first `Some` that `read` gives for the runs of `base`, in order. A run whose read
-/// fails adds a note (the error, after `"{figure}: "` when a figure is named).
+/// fails (missing, unreadable, a shape that does not fit the record) adds a note: the
+/// error after `"{figure}: "`.
 pub(crate) fn first_with<'r, T>(
     base: &'r Condition,
     out: &mut Output<'_>,
-    figure: Option<&str>,
+    figure: &str,
     read: impl Fn(&'r RunInput) -> Result<Option<T>, FigureError>,
-) -> Option<T> {
+) -> Found<T> {
+    let mut failed = false;
     for r in &base.runs {
         match read(r) {
-            Ok(Some(a)) => return Some(a),
+            Ok(Some(a)) => return Found::Yes(a),
             Ok(None) => {}
-            Err(e) => out.note(match figure {
-                Some(f) => format!("{f}: {e}"),
-                None => e.to_string(),
-            }),
+            Err(e) => {
+                failed = true;
+                out.note(format!("{figure}: {e}"));
+            }
         }
     }
-    None
+    if failed {
+        Found::Unusable
+    } else {
+        Found::Absent
+    }
 }
 
 #[cfg(test)]
@@ -141,5 +167,15 @@ mod tests {
         assert_eq!(sd[1], 0.0);
         let (_, sd) = mean_sd(&[vec![1.0]]);
         assert!(sd.is_none());
+    }
+
+    #[test]
+    fn mean_sd_of_values_near_the_f64_limit_does_not_overflow() {
+        let (m, sd) = mean_sd(&[vec![1e308, -1e308, f64::MAX], vec![1e308, 1e308, f64::MAX]]);
+        assert_eq!(m, vec![1e308, 0.0, f64::MAX]);
+        let sd = sd.unwrap();
+        assert_eq!(sd[0], 0.0);
+        assert!((sd[1] - 2f64.sqrt() * 1e308).abs() < 1e294, "{}", sd[1]);
+        assert_eq!(sd[2], 0.0);
     }
 }

@@ -6,6 +6,7 @@ use crate::plot::{self, LineChart, Series};
 use crate::FigureError;
 
 use super::{mean_sd, Output};
+use crate::plot::axis::robust_mean_sd;
 
 /// `<kind>-online-loss.svg`: the reference condition and, when there is one, its twin.
 pub(crate) fn online_loss(
@@ -32,7 +33,7 @@ pub(crate) fn online_loss(
 }
 
 /// Prequential loss per episode, mean ± sd over seeds; the name gets the mean over
-/// epochs 2..E from run.json when every run has it.
+/// epochs 2..E from run.json when every run has it (finite).
 fn online_series(c: &Condition, name: String) -> Series {
     let rows: Vec<Vec<f64>> = c
         .runs
@@ -50,12 +51,20 @@ fn online_series(c: &Condition, name: String) -> Series {
         })
         .collect();
     let (y, sd) = mean_sd(&rows);
-    let means: Vec<f64> = c.runs.iter().filter_map(|r| r.online_loss_mean()).collect();
-    let name = if means.len() == c.runs.len() && !means.is_empty() {
-        let m = means.iter().sum::<f64>() / means.len() as f64;
-        format!("{name} (mean epochs 2..E: {m:.3})")
-    } else {
-        name
+    let means: Vec<f64> = c
+        .runs
+        .iter()
+        .filter_map(|r| r.online_loss_mean())
+        .filter(|m| m.is_finite())
+        .collect();
+    let mean = (means.len() == c.runs.len())
+        .then(|| robust_mean_sd(&means))
+        .flatten();
+    let name = match mean {
+        // Fixed-point for ordinary losses; a huge mean (e.g. 1e308) in exponent form.
+        Some((m, _)) if m.abs() < 1e6 => format!("{name} (mean epochs 2..E: {m:.3})"),
+        Some((m, _)) => format!("{name} (mean epochs 2..E: {m:.3e})"),
+        None => name,
     };
     Series {
         name,

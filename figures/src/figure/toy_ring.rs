@@ -5,7 +5,8 @@ use crate::condition::Condition;
 use crate::plot::{self, RingPanel};
 use crate::FigureError;
 
-use super::{first_with, Output};
+use super::{first_with, Found, Output};
+use crate::input::Extent;
 
 const NAME: &str = "toy-ring-by-epoch.svg";
 
@@ -13,17 +14,22 @@ const NAME: &str = "toy-ring-by-epoch.svg";
 const MAX_PANELS: usize = 12;
 
 /// `toy-ring-by-epoch.svg` from the first run of the reference condition that has
-/// `points.npy`, or a note saying why not.
+/// `points.npy` of shape (E+1, T, M), or a note saying why not.
 pub(crate) fn toy_ring(base: &Condition, out: &mut Output<'_>) -> Result<(), FigureError> {
-    let found = first_with(base, out, Some(NAME), |r| {
-        Ok(r.optional3("points.npy")?.map(|p| (r, p)))
+    let shape = [Extent::EpochsPlusOne, Extent::Tasks, Extent::Any("M")];
+    let found = first_with(base, out, NAME, |r| {
+        Ok(r.checked3("points.npy", shape)?.map(|p| (r, p)))
     });
-    let Some((run, p)) = found else {
-        out.note(format!(
-            "{NAME} not drawn: no run of {} has points.npy",
-            base.first().dir.display()
-        ));
-        return Ok(());
+    let (run, p) = match found {
+        Found::Yes(f) => f,
+        Found::Unusable => return Ok(()),
+        Found::Absent => {
+            out.note(format!(
+                "{NAME} not drawn: no run of {} has points.npy",
+                base.first().dir.display()
+            ));
+            return Ok(());
+        }
     };
     let (e1, t, _) = p.dim();
     let picks: Vec<usize> = if e1 <= MAX_PANELS {
@@ -41,8 +47,13 @@ pub(crate) fn toy_ring(base: &Condition, out: &mut Output<'_>) -> Result<(), Fig
             .map(|i| p.slice(ndarray::s![e, i, ..]).to_vec())
             .collect();
         if let Some((pts, frac)) = pca2(&rows) {
+            let caption = if frac.is_finite() {
+                format!("epoch {e} ({:.0}% var.)", frac * 100.0)
+            } else {
+                format!("epoch {e}")
+            };
             panels.push(RingPanel {
-                caption: format!("epoch {e} ({:.0}% var.)", frac * 100.0),
+                caption,
                 points: pts,
             });
         }
@@ -61,7 +72,9 @@ pub(crate) fn toy_ring(base: &Condition, out: &mut Output<'_>) -> Result<(), Fig
     out.emit(NAME, plot::ring_grid(&title, &panels, t))
 }
 
-/// Top-2 PCA of the rows of a (T × M) matrix: coordinates and explained variance fraction.
+/// Top-2 PCA of the rows of a (T × M) matrix: coordinates and explained variance
+/// fraction; None when no task has finite coordinates (e.g. values near ±1e308, whose
+/// squares overflow).
 fn pca2(rows: &[Vec<f64>]) -> Option<(Vec<(f64, f64)>, f64)> {
     let t = rows.len();
     let m = rows.first()?.len();
@@ -83,5 +96,9 @@ fn pca2(rows: &[Vec<f64>]) -> Option<(Vec<(f64, f64)>, f64)> {
     if p2[t / 4] < 0.0 {
         p2.iter_mut().for_each(|v| *v = -*v);
     }
-    Some((p1.into_iter().zip(p2).collect(), frac))
+    let pts: Vec<(f64, f64)> = p1.into_iter().zip(p2).collect();
+    if !pts.iter().any(|q| q.0.is_finite() && q.1.is_finite()) {
+        return None;
+    }
+    Some((pts, frac))
 }

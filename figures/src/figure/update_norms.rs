@@ -5,19 +5,24 @@ use crate::condition::Condition;
 use crate::plot::{self, LineChart, Series};
 use crate::FigureError;
 
-use super::{first_array1, Output};
+use super::{first_array1, Found, Output};
+use crate::input::Extent;
 
 const NAME: &str = "llm-update-norms.svg";
 
 /// `llm-update-norms.svg`: one panel per array found (`acts_change_norm.npy`,
-/// `weights_update_norm.npy`), or a note when neither is there.
+/// `weights_update_norm.npy`, each of shape (episodes,)), or a note when neither is
+/// there (a misshapen array has its own note).
 pub(crate) fn update_norms(base: &Condition, out: &mut Output<'_>) -> Result<(), FigureError> {
     let mut panels = Vec::new();
+    let mut unusable = false;
     for (file, what) in [
         ("acts_change_norm.npy", "(a) activation change ‖Δh‖"),
         ("weights_update_norm.npy", "(b) weight update ‖Δw‖"),
     ] {
-        if let Some(a) = first_array1(base, file, out) {
+        let found = first_array1(base, file, Extent::Episodes, NAME, out);
+        unusable |= matches!(found, Found::Unusable);
+        if let Found::Yes(a) = found {
             panels.push(LineChart {
                 title: what.into(),
                 x_label: "episode".into(),
@@ -31,6 +36,9 @@ pub(crate) fn update_norms(base: &Condition, out: &mut Output<'_>) -> Result<(),
                 ..Default::default()
             });
         }
+    }
+    if panels.is_empty() && unusable {
+        return Ok(());
     }
     if panels.is_empty() {
         out.note(format!(

@@ -5,15 +5,17 @@ use crate::condition::Condition;
 use crate::plot::{self, Segment3, Trajectory3};
 use crate::FigureError;
 
-use super::{first_array2, Output};
+use super::{first_array2, Found, Output};
+use crate::input::Extent;
 
 const NAME: &str = "llm-weights-pca-trajectory.svg";
 
 /// `llm-weights-pca-trajectory.svg` from the first run of the reference condition that
-/// has `weights_pca.npy`, or a note saying why not.
+/// has `weights_pca.npy` of shape (episodes+1, 3), or a note saying why not.
 pub(crate) fn weights_pca(base: &Condition, out: &mut Output<'_>) -> Result<(), FigureError> {
-    match first_array2(base, "weights_pca.npy", out) {
-        Some((seed, a)) if a.ncols() >= 3 && a.nrows() > 1 => {
+    let shape = [Extent::Rows, Extent::Fixed(3)];
+    match first_array2(base, "weights_pca.npy", shape, NAME, out) {
+        Found::Yes((seed, a)) if a.nrows() > 1 => {
             let t = base.first().tasks().max(1);
             let n = a.nrows();
             let mut segments = Vec::new();
@@ -39,13 +41,14 @@ pub(crate) fn weights_pca(base: &Condition, out: &mut Output<'_>) -> Result<(), 
             };
             out.emit(NAME, plot::trajectory3(&tr))
         }
-        Some(_) => {
+        Found::Yes(_) => {
             out.note(format!(
-                "{NAME} not drawn: weights_pca.npy needs shape (n ≥ 2, 3)"
+                "{NAME} not drawn: weights_pca.npy has one row (a record without episodes)"
             ));
             Ok(())
         }
-        None => {
+        Found::Unusable => Ok(()),
+        Found::Absent => {
             out.note(format!(
                 "{NAME} not drawn: no run of {} has weights_pca.npy (record it with --record weights)",
                 base.first().dir.display()

@@ -3,8 +3,9 @@
 
 use plotters::prelude::*;
 
+use super::axis::{padded, robust_mean_sd, too_narrow, Axis};
 use super::style::{self, viridis, FONT};
-use super::{canvas, draw_err, finite_range, fmt_tick, Area};
+use super::{canvas, draw_err, finite_range, fmt_tick, Area, Span};
 use crate::FigureError;
 
 /// Number of gradient steps drawn in a colour bar.
@@ -28,8 +29,9 @@ pub struct Heatmap {
     pub index_base: usize,
 }
 
-/// Block-averages a row-major matrix so that neither side exceeds `max` (NaN-aware).
-/// Returns (values, rows, cols, block size).
+/// Block-averages a row-major matrix so that neither side exceeds `max` (NaN-aware; the
+/// mean of finite values near ±f64::MAX does not overflow). Returns (values, rows, cols,
+/// block size).
 pub fn downsample(
     values: &[f64],
     rows: usize,
@@ -55,11 +57,57 @@ pub fn downsample(
                 }
             }
             if n > 0 {
-                out[i * c2 + j] = s / n as f64;
+                let m = s / n as f64;
+                out[i * c2 + j] = if m.is_finite() {
+                    m
+                } else {
+                    block_mean(
+                        values,
+                        cols,
+                        i * b..((i + 1) * b).min(rows),
+                        j * b..((j + 1) * b).min(cols),
+                    )
+                };
             }
         }
     }
     (out, r2, c2, b)
+}
+
+/// The mean of the finite values of a block whose plain sum overflowed.
+fn block_mean(
+    values: &[f64],
+    cols: usize,
+    rows: std::ops::Range<usize>,
+    cs: std::ops::Range<usize>,
+) -> f64 {
+    let v: Vec<f64> = rows
+        .flat_map(|a| cs.clone().map(move |c| values[a * cols + c]))
+        .filter(|v| v.is_finite())
+        .collect();
+    robust_mean_sd(&v).map_or(f64::NAN, |(m, _)| m)
+}
+
+/// The range of a heatmap's colour scale: the finite values (0..1 when there are none),
+/// ±0.5 around constant values, ±10 % of the magnitude when the span is too narrow for
+/// it; `Unplottable` when the values span more than a colour bar's axis can.
+fn colour_range(vals: &[f64], title: &str) -> Result<Span, FigureError> {
+    let (lo, hi) = finite_range(vals.iter().copied()).unwrap_or((0.0, 1.0));
+    let range = if hi - lo < 1e-12 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    };
+    let range = if too_narrow(range.0, range.1) {
+        padded(lo, hi, 0.0)
+    } else {
+        range
+    };
+    // The colour bar is an axis over the range: check it before anything is drawn.
+    Axis::checked(range, (lo, hi), || {
+        format!("the colour scale of \"{title}\"")
+    })?;
+    Ok(range)
 }
 
 /// Renders a heatmap with a viridis colour bar on the right.
@@ -68,12 +116,7 @@ pub fn heatmap(h: &Heatmap) -> Result<String, FigureError> {
         return Err(FigureError::Empty(h.title.clone()));
     }
     let (vals, rows, cols, block) = downsample(&h.values, h.rows, h.cols, MAX_HEATMAP_CELLS);
-    let (lo, hi) = finite_range(vals.iter().copied()).unwrap_or((0.0, 1.0));
-    let (lo, hi) = if hi - lo < 1e-12 {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        (lo, hi)
-    };
+    let (lo, hi) = colour_range(&vals, &h.title)?;
     canvas((620, 540), Some(&h.title), |root| {
         let (main, bar) = root.split_horizontally(520);
         let cells = Cells {
@@ -107,14 +150,17 @@ fn draw_cells(area: &Area<'_>, h: &Heatmap, cells: &Cells<'_>) -> Result<(), Fig
     // The y axis is reversed so that row 0 is at the top.
     let base = h.index_base as f64;
     let (orig_rows, orig_cols) = (h.rows as f64, h.cols as f64);
+    let x = Axis::new((base - 0.5, orig_cols + base - 0.5), || {
+        format!("the x axis of \"{}\"", h.title)
+    })?;
+    let y = Axis::new((orig_rows + base - 0.5, base - 0.5), || {
+        format!("the y axis of \"{}\"", h.title)
+    })?;
     let mut ctx = ChartBuilder::on(area)
         .margin(10)
         .x_label_area_size(50)
         .y_label_area_size(64)
-        .build_cartesian_2d(
-            (base - 0.5)..(orig_cols + base - 0.5),
-            (orig_rows + base - 0.5)..(base - 0.5),
-        )
+        .build_cartesian_2d(x, y)
         .map_err(draw_err)?;
     let idx = |v: &f64| {
         if (v - v.round()).abs() < 1e-6 {
@@ -168,6 +214,7 @@ pub(super) fn colour_bar(
     hi: f64,
     label: &str,
 ) -> Result<(), FigureError> {
+    let y = Axis::new((lo, hi), || format!("the colour bar \"{label}\""))?;
     let mut ctx = ChartBuilder::on(area)
         .margin_top(10)
         .margin_bottom(60)
@@ -175,7 +222,7 @@ pub(super) fn colour_bar(
         .margin_right(4)
         .y_label_area_size(0)
         .right_y_label_area_size(64)
-        .build_cartesian_2d(0f64..1f64, lo..hi)
+        .build_cartesian_2d(Axis::new((0.0, 1.0), String::new)?, y)
         .map_err(draw_err)?;
     ctx.configure_mesh()
         .disable_mesh()

@@ -1,11 +1,11 @@
 //! Line charts: one or more panels of [`Series`] with ±sd bands, error bars, dots,
 //! revisit markers, dashed reference lines and a legend placed where it hides the least.
 
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
+use super::axis::Axis;
 use super::style::{self, series_colour, FONT};
-use super::{canvas, draw_err, draw_legend, finite2, finite_range, fmt_tick, padded, Area, Span};
+use super::{canvas, draw_err, draw_legend, finite2, finite_range, fmt_tick, Area, Span};
 use crate::FigureError;
 
 /// One line of a line chart.
@@ -52,7 +52,7 @@ pub fn line_panels(
     canvas(size, (!title.is_empty()).then_some(title), |root| {
         let areas = root.split_evenly((1, panels.len().max(1)));
         for (panel, area) in panels.iter().zip(areas.iter()) {
-            draw_line_panel(area, panel)?;
+            draw_line_panel(area, panel, title)?;
         }
         Ok(())
     })
@@ -150,11 +150,13 @@ pub fn line_chart(chart: &LineChart) -> Result<String, FigureError> {
 }
 
 /// The chart context of one line panel: f64 × f64 Cartesian coordinates.
-type Panel<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+type Panel<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Axis, Axis>>;
 
-/// Axis ranges of a panel, padded: x over every series; y over every value, band edge,
-/// error-bar end and reference line. `Empty` when nothing is finite.
-fn panel_ranges(chart: &LineChart) -> Result<(Span, Span), FigureError> {
+/// Axes of a panel, padded: x over every series; y over every value, band edge,
+/// error-bar end and reference line. `Empty` when nothing is finite, `Unplottable` when
+/// the finite values span more than an axis can (e.g. −1e308 to 1e308; the error names
+/// the panel by its title, else the figure's `fig_title`, else its subtitle).
+fn panel_axes(chart: &LineChart, fig_title: &str) -> Result<(Axis, Axis), FigureError> {
     let xs = chart.series.iter().flat_map(|s| s.x.iter().copied());
     let (x0, x1) = finite_range(xs).ok_or_else(|| FigureError::Empty(chart.title.clone()))?;
     let ys = chart.series.iter().flat_map(|s| {
@@ -176,22 +178,33 @@ fn panel_ranges(chart: &LineChart) -> Result<(Span, Span), FigureError> {
     });
     let (y0, y1) = finite_range(ys.chain(chart.hlines.iter().copied()))
         .ok_or_else(|| FigureError::Empty(chart.title.clone()))?;
-    let x = if chart.x_categories.is_some() {
-        (x0 - 0.5, x1 + 0.5)
-    } else if chart.series.iter().any(|s| s.dots) {
-        padded(x0, x1, 0.05)
-    } else {
-        padded(x0, x1, 0.0)
+    let name = |axis: &str| {
+        let title = [chart.title.as_str(), fig_title, chart.subtitle.as_str()]
+            .into_iter()
+            .find(|t| !t.is_empty())
+            .unwrap_or_default();
+        if title.is_empty() {
+            format!("the {axis} axis")
+        } else {
+            format!("the {axis} axis of \"{title}\"")
+        }
     };
-    Ok((x, padded(y0, y1, 0.06)))
+    let x = if chart.x_categories.is_some() {
+        Axis::new((x0 - 0.5, x1 + 0.5), || name("x"))?
+    } else if chart.series.iter().any(|s| s.dots) {
+        Axis::over((x0, x1), 0.05, || name("x"))?
+    } else {
+        Axis::over((x0, x1), 0.0, || name("x"))?
+    };
+    Ok((x, Axis::over((y0, y1), 0.06, || name("y"))?))
 }
 
 /// Builds the panel's coordinates, caption, axes, tick labels and grid.
 fn panel_context<'a, 'b: 'a>(
     area: &'a Area<'b>,
     chart: &LineChart,
-    (x0, x1): Span,
-    (y0, y1): Span,
+    x: Axis,
+    y: Axis,
 ) -> Result<Panel<'a, 'b>, FigureError> {
     let mut builder = ChartBuilder::on(area);
     builder
@@ -207,9 +220,7 @@ fn panel_context<'a, 'b: 'a>(
     if !caption.is_empty() {
         builder.caption(caption, (FONT, style::TICK_PX).into_font());
     }
-    let mut ctx = builder
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(draw_err)?;
+    let mut ctx = builder.build_cartesian_2d(x, y).map_err(draw_err)?;
     let cats = chart.x_categories.clone();
     let x_fmt = move |v: &f64| match &cats {
         Some(c) => {
@@ -239,9 +250,10 @@ fn panel_context<'a, 'b: 'a>(
     Ok(ctx)
 }
 
-fn draw_line_panel(area: &Area<'_>, chart: &LineChart) -> Result<(), FigureError> {
-    let (x, y) = panel_ranges(chart)?;
-    let mut ctx = panel_context(area, chart, x, y)?;
+fn draw_line_panel(area: &Area<'_>, chart: &LineChart, fig_title: &str) -> Result<(), FigureError> {
+    let (x_axis, y_axis) = panel_axes(chart, fig_title)?;
+    let (x, y) = (x_axis.span(), y_axis.span());
+    let mut ctx = panel_context(area, chart, x_axis, y_axis)?;
     let grey = RGBColor(0x88, 0x88, 0x88);
     for h in &chart.hlines {
         ctx.draw_series(DashedLineSeries::new(
@@ -280,7 +292,8 @@ fn draw_line_panel(area: &Area<'_>, chart: &LineChart) -> Result<(), FigureError
 }
 
 /// Draws one series: its ±sd band, its line (labelled for the legend when the panel has
-/// several series), its dots and its error bars (whiskers `x_span` × 1.2 % wide).
+/// several series), its dots and its error bars (whiskers `x_span` × 1.2 % wide; a bar
+/// with a non-finite end is left out, as non-finite points are).
 fn draw_series(
     ctx: &mut Panel<'_, '_>,
     s: &Series,
@@ -326,7 +339,11 @@ fn draw_series(
             .map_err(draw_err)?;
     }
     let w = x_span * 0.012;
-    for (x, lo, hi) in &s.error_bars {
+    let finite_bars = s
+        .error_bars
+        .iter()
+        .filter(|(x, lo, hi)| x.is_finite() && lo.is_finite() && hi.is_finite());
+    for (x, lo, hi) in finite_bars {
         ctx.draw_series(std::iter::once(PathElement::new(
             vec![
                 (x - w, *lo),

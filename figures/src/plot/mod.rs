@@ -2,6 +2,8 @@
 //! markers ([`mod@line`]), heatmaps with a colour bar ([`mod@heatmap`]), the toy ring grid
 //! ([`ring`]) and the 3-D PCA trajectory ([`trajectory`]), with the shared palettes and
 //! sizes in [`style`]. Every function returns the SVG text; writing is the caller's job.
+//! Every coordinate is a checked [`Axis`] ([`mod@axis`]): finite, bounded ticks for any
+//! finite data, and [`FigureError::Unplottable`] for values no axis can span.
 //!
 //! Element accounting (relied on by the tests): every data line (a series, an
 //! error bar, a ring) is exactly one `<polyline>` with `stroke-width="2"` (axes and
@@ -9,6 +11,7 @@
 //! `<circle>`, every heatmap cell one `<rect>` (plus [`COLORBAR_STEPS`] rects for the
 //! colour bar). Legend swatches are rects, never polylines.
 
+pub mod axis;
 pub mod heatmap;
 pub mod line;
 pub mod ring;
@@ -19,6 +22,7 @@ use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 
 use crate::FigureError;
+pub use axis::{ticks, Axis};
 pub use heatmap::{downsample, heatmap, Heatmap, COLORBAR_STEPS, MAX_HEATMAP_CELLS};
 pub use line::{line_chart, line_panels, LineChart, Series};
 pub use ring::{ring_grid, RingPanel};
@@ -79,20 +83,6 @@ fn finite_range(vals: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
         hi = hi.max(v);
     }
     (lo <= hi).then_some((lo, hi))
-}
-
-fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
-    if (hi - lo).abs() < 1e-12 {
-        let d = if lo.abs() > 1e-12 {
-            lo.abs() * 0.1
-        } else {
-            1.0
-        };
-        (lo - d, hi + d)
-    } else {
-        let d = (hi - lo) * frac;
-        (lo - d, hi + d)
-    }
 }
 
 fn fmt_tick(v: f64) -> String {

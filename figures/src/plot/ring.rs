@@ -2,6 +2,7 @@
 
 use plotters::prelude::*;
 
+use super::axis::Axis;
 use super::heatmap::colour_bar;
 use super::style::{self, viridis, FONT};
 use super::{canvas, draw_err, finite2, Area};
@@ -47,12 +48,14 @@ fn draw_ring_panel(cell: &Area<'_>, p: &RingPanel, denom: f64) -> Result<(), Fig
         .fold(0.0f64, f64::max)
         .max(1e-9)
         * 1.1;
+    let what = || format!("the axes of panel \"{}\"", p.caption);
+    let (x, y) = (Axis::new((-r, r), what)?, Axis::new((-r, r), what)?);
     let mut ctx = ChartBuilder::on(cell)
         .margin(6)
         .caption(&p.caption, (FONT, style::TICK_PX).into_font())
         .x_label_area_size(18)
         .y_label_area_size(18)
-        .build_cartesian_2d(-r..r, -r..r)
+        .build_cartesian_2d(x, y)
         .map_err(draw_err)?;
     ctx.configure_mesh()
         .disable_mesh()

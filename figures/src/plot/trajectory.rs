@@ -1,11 +1,11 @@
 //! A 3-D trajectory (the weight-residual PCA), one colour per segment.
 
 use plotters::coord::cartesian::Cartesian3d;
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
+use super::axis::Axis;
 use super::style::{self, series_colour, viridis, FONT};
-use super::{canvas, draw_err, draw_legend, finite_range, fmt_tick, padded, Area, Span};
+use super::{canvas, draw_err, draw_legend, finite_range, fmt_tick, Area};
 use crate::FigureError;
 
 /// A 3-D trajectory split into segments (e.g. one per epoch), each its own colour.
@@ -25,11 +25,10 @@ pub struct Segment3 {
 }
 
 /// The chart context of the 3-D plot.
-type Space<'a, 'b> =
-    ChartContext<'a, SVGBackend<'b>, Cartesian3d<RangedCoordf64, RangedCoordf64, RangedCoordf64>>;
+type Space<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian3d<Axis, Axis, Axis>>;
 
-/// Padded ranges of the three coordinates.
-type Ranges3 = [Span; 3];
+/// The padded axes of the three coordinates.
+type Axes3 = [Axis; 3];
 
 /// Renders a 3-D line plot (one polyline per segment, a dot per point).
 pub fn trajectory3(t: &Trajectory3) -> Result<String, FigureError> {
@@ -37,13 +36,14 @@ pub fn trajectory3(t: &Trajectory3) -> Result<String, FigureError> {
     let rx = finite_range(all().map(|p| p.0)).ok_or_else(|| FigureError::Empty(t.title.clone()))?;
     let ry = finite_range(all().map(|p| p.1)).ok_or_else(|| FigureError::Empty(t.title.clone()))?;
     let rz = finite_range(all().map(|p| p.2)).ok_or_else(|| FigureError::Empty(t.title.clone()))?;
-    let ranges = [
-        padded(rx.0, rx.1, 0.05),
-        padded(ry.0, ry.1, 0.05),
-        padded(rz.0, rz.1, 0.05),
+    let what = |i: usize| move || format!("the {} axis of \"{}\"", t.axis_names[i], t.title);
+    let axes = [
+        Axis::over(rx, 0.05, what(0))?,
+        Axis::over(ry, 0.05, what(1))?,
+        Axis::over(rz, 0.05, what(2))?,
     ];
     canvas((640, 560), Some(&t.title), |root| {
-        let mut ctx = space(root, &ranges, &t.axis_names)?;
+        let mut ctx = space(root, axes, &t.axis_names)?;
         let n = t.segments.len();
         for (k, Segment3 { name, points: pts }) in t.segments.iter().enumerate() {
             let c = if n <= 8 {
@@ -73,12 +73,13 @@ pub fn trajectory3(t: &Trajectory3) -> Result<String, FigureError> {
 /// The projected 3-D axes with their light grid, tick labels and axis names.
 fn space<'a, 'b: 'a>(
     root: &'a Area<'b>,
-    &[rx, ry, rz]: &Ranges3,
+    [ax, ay, az]: Axes3,
     names: &[String; 3],
 ) -> Result<Space<'a, 'b>, FigureError> {
+    let (rx, ry, rz) = (ax.span(), ay.span(), az.span());
     let mut ctx = ChartBuilder::on(root)
         .margin(20)
-        .build_cartesian_3d(rx.0..rx.1, ry.0..ry.1, rz.0..rz.1)
+        .build_cartesian_3d(ax, ay, az)
         .map_err(draw_err)?;
     ctx.with_projection(|mut p| {
         p.pitch = 0.45;
