@@ -82,7 +82,9 @@ fn main() -> std::process::ExitCode {
         .try_get_matches()
         .unwrap_or_else(|e| plain_parse_error(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    reawaken::cli::init_logging(&cli.log);
+    if let Err(e) = reawaken::cli::init_logging(&cli.log) {
+        return reawaken::cli::exit_code(Err(e));
+    }
     let given = leaf(&matches);
     let result = match cli.command {
         Command::Toy(ToyCommand::Simulate(args)) => reawaken::cli::toy::run(args, given),

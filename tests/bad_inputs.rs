@@ -3,6 +3,7 @@
 //! naming the input and the problem, no panic or backtrace, and no record left behind that
 //! looks complete.
 
+use reawaken_testkit::cli::assert_refused;
 use reawaken_testkit::npy_v1;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -20,37 +21,6 @@ fn run(args: &[&str]) -> Output {
 
 fn s(p: &Path) -> String {
     p.display().to_string()
-}
-
-/// Exit status ≠ 0, stderr holds every needle, no panic/backtrace text, exactly one
-/// `error:` line; a record under `out` (if any) is not `complete`.
-fn assert_refused(o: &Output, needles: &[&str], out: Option<&Path>) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!o.status.success(), "should fail, stderr: {err}");
-    assert_ne!(o.status.code(), Some(101), "exit 101 = panic: {err}");
-    for n in needles {
-        assert!(
-            err.to_lowercase().contains(&n.to_lowercase()),
-            "stderr should mention {n:?}: {err}"
-        );
-    }
-    for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
-        assert!(!err.contains(bad), "{bad} in stderr: {err}");
-    }
-    let error_lines = err.lines().filter(|l| l.starts_with("error:")).count();
-    assert_eq!(error_lines, 1, "one `error:` line expected: {err}");
-    if let Some(out) = out {
-        assert_not_complete(out);
-    }
-    err
-}
-
-fn assert_not_complete(out: &Path) {
-    if let Ok(b) = std::fs::read(out.join("run.json")) {
-        let v: serde_json::Value =
-            serde_json::from_slice(&b).expect("a run.json left behind is valid JSON");
-        assert_ne!(v["status"], "complete", "{}", String::from_utf8_lossy(&b));
-    }
 }
 
 // ---------------------------------------------------------------------------------

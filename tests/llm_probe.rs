@@ -156,7 +156,7 @@ fn sigkill_then_resume_is_bit_for_bit_and_sigint_stops_cleanly() {
     if !status.success() {
         assert_eq!(status.code(), Some(130), "SIGINT exit status");
         let info = run_json(&int);
-        assert_eq!(info["status"], "running");
+        assert_eq!(info["status"], "interrupted");
         assert!(info["message"].as_str().unwrap_or("").contains("--resume"));
         let done = info["episodes_done"].as_u64().unwrap() as usize;
         let losses = std::fs::read(int.join("losses.npy")).unwrap();

@@ -10,6 +10,7 @@
 //! docs/architecture.md for the data flow.
 
 pub mod choice;
+pub mod interrupt;
 pub mod metrics;
 pub mod pca;
 pub mod record;

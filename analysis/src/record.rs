@@ -23,15 +23,23 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A writer ([`RunDir::create`]) holds the record's lock file ([`LOCK`], the holder's pid)
+//! until it is dropped, so two runs never write one record; a lock left by a dead
+//! process is taken over with a warning. Every file and sub-directory the tool writes is
+//! listed in the record's manifest ([`MANIFEST`]) *before* it is created; `--force`
+//! ([`OpenMode::Force`]) deletes exactly what the manifest lists and nothing the user put
+//! there.
+//!
 //! Readers ([`read_npy`], [`read_json`], [`RunDir::read_run_info`]) return a
 //! [`RecordError`] that names the file and the problem (missing, not an `.npy` file,
 //! truncated, wrong dtype or number of dimensions, invalid JSON ...); they never panic on
 //! malformed input and never allocate more than a small multiple of the file's size.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ndarray::{Array, ArrayBase, Data, Dimension};
@@ -41,6 +49,11 @@ use serde::{Deserialize, Serialize};
 
 /// Name of the JSON file describing a run.
 pub const RUN_JSON: &str = "run.json";
+/// The record's manifest: every file (`name`) and directory (`name/`) the tool wrote into
+/// it, one per line, each listed before it was first created.
+pub const MANIFEST: &str = ".reawaken-files";
+/// The lock file a writing process holds (its pid, as text).
+pub const LOCK: &str = ".reawaken-lock";
 
 /// Errors from writing or reading run records. Every variant names the file concerned.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +73,24 @@ pub enum RecordError {
     /// `--resume` of a directory without a run record.
     #[error("nothing to resume: `{0}` has no run.json")]
     NothingToResume(PathBuf),
+    /// Another live process holds the record's lock.
+    #[error(
+        "`{path}` is being written by another reawaken process (pid {pid}, lock file {LOCK});          wait for it to finish or choose another --out"
+    )]
+    Locked {
+        /// The record directory.
+        path: PathBuf,
+        /// The holder's pid.
+        pid: u32,
+    },
+    /// A path inside the record that is not where the record keeps its files.
+    #[error("`{path}`: {problem}")]
+    Confined {
+        /// The path concerned.
+        path: PathBuf,
+        /// Why it is refused.
+        problem: String,
+    },
     /// The output path exists but is not a directory.
     #[error("output path `{0}` exists and is not a directory")]
     NotADirectory(PathBuf),
@@ -124,18 +155,175 @@ pub enum OpenMode {
     /// A new record: the directory must not exist or be empty (it is created).
     Fresh,
     /// Replace a previous record: if the directory exists it must be empty or hold a
-    /// reawaken `run.json`; our record files in it (`*.npy`, `*.json`, `*.safetensors`,
-    /// left-over temporary files) are deleted first. Other files and sub-directories
-    /// are left alone.
+    /// reawaken `run.json`; the files and directories its manifest lists (and their
+    /// left-over temporary files) are deleted first. Files the user put there are left
+    /// alone. A record written before manifests existed loses only `run.json`,
+    /// `tasks.json`, the arrays its `run.json` lists and `checkpoint/`.
     Force,
     /// Continue an existing record: the directory must hold a `run.json`. Nothing is deleted.
     Resume,
 }
 
-/// A run-record directory.
+/// A run-record directory: opened for reading ([`RunDir::open`]) or held for writing
+/// ([`RunDir::create`]: the lock and the manifest).
 #[derive(Debug, Clone)]
 pub struct RunDir {
     path: PathBuf,
+    writer: Option<Arc<Writer>>,
+}
+
+/// What a writing `RunDir` holds: the lock (released on drop) and the manifest's names.
+#[derive(Debug)]
+struct Writer {
+    lock: PathBuf,
+    listed: Mutex<BTreeSet<String>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.lock);
+    }
+}
+
+/// Whether process `pid` is alive (Linux `/proc`; elsewhere assumed alive).
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
+}
+
+/// Takes the lock of the record directory `dir` (which exists).
+fn take_lock(dir: &Path) -> Result<Writer, RecordError> {
+    let lock = dir.join(LOCK);
+    for _ in 0..3 {
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        {
+            Ok(mut f) => {
+                write!(f, "{}", std::process::id()).map_err(io_err("write", &lock))?;
+                return Ok(Writer {
+                    lock,
+                    listed: Mutex::new(BTreeSet::new()),
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let holder = bounded_read(&lock, 64)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|t| t.trim().parse::<u32>().ok());
+                match holder {
+                    Some(pid) if pid != std::process::id() && process_alive(pid) => {
+                        return Err(RecordError::Locked {
+                            path: dir.to_path_buf(),
+                            pid,
+                        })
+                    }
+                    _ => {
+                        tracing::warn!(
+                            "{}: taking over the lock left by process {} (no longer running)",
+                            dir.display(),
+                            holder.map_or_else(|| "?".to_string(), |p| p.to_string())
+                        );
+                        let _ = fs::remove_file(&lock);
+                    }
+                }
+            }
+            Err(e) => return Err(io_err("create", &lock)(e)),
+        }
+    }
+    Err(RecordError::Io {
+        action: "lock",
+        path: lock,
+        err: io::Error::other("the lock file keeps reappearing"),
+    })
+}
+
+/// A name the manifest may hold: a plain file name, or a plain directory name with `/`.
+fn manifest_name_ok(name: &str) -> bool {
+    let stem = name.strip_suffix('/').unwrap_or(name);
+    !stem.is_empty()
+        && stem != "."
+        && stem != ".."
+        && !stem.contains('/')
+        && !stem.contains('\\')
+        && stem != LOCK
+        && stem != MANIFEST
+}
+
+/// The names a record's manifest lists (or, for a record written before manifests, the
+/// names the tool is known to write).
+fn listed_names(path: &Path) -> Vec<String> {
+    if let Ok(bytes) = bounded_read(&path.join(MANIFEST), 1 << 20) {
+        return String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::trim)
+            .filter(|n| manifest_name_ok(n))
+            .map(str::to_string)
+            .collect();
+    }
+    let mut names: Vec<String> = [
+        RUN_JSON,
+        "tasks.json",
+        "losses.npy",
+        "order.npy",
+        "points.npy",
+        "checkpoint/",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    if let Ok(info) = read_json::<RunInfo>(path.join(RUN_JSON)) {
+        names.extend(info.arrays.into_keys().filter(|n| manifest_name_ok(n)));
+    }
+    names
+}
+
+/// Refuses what is not a regular file (a FIFO, a device, a directory) before it is opened.
+fn regular_file(path: &Path) -> Result<(), RecordError> {
+    let meta = fs::metadata(path).map_err(io_err("read", path))?;
+    if meta.is_file() {
+        Ok(())
+    } else {
+        Err(RecordError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            err: io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+        })
+    }
+}
+
+/// Largest JSON file a record reader accepts.
+const MAX_JSON: u64 = 256 << 20;
+
+/// Reads at most `limit` bytes of a regular file (refusing FIFOs, devices and larger
+/// files), so that no user-supplied path can make a reader block or read without bound.
+pub fn bounded_read(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    // stat before open: opening a FIFO for reading would block until a writer comes.
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} bytes, more than the {limit} accepted", meta.len()),
+        ));
+    }
+    let f = fs::File::open(path)?;
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    f.take(limit.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("more than the {limit} bytes accepted"),
+        ));
+    }
+    Ok(out)
 }
 
 impl RunDir {
@@ -150,25 +338,102 @@ impl RunDir {
                 if !path.join(RUN_JSON).is_file() {
                     return Err(RecordError::NothingToResume(path));
                 }
-                Ok(Self { path })
+                let writer = take_lock(&path)?;
+                if let Ok(mut l) = writer.listed.lock() {
+                    l.extend(listed_names(&path));
+                }
+                Ok(Self::writing(path, writer))
             }
             OpenMode::Fresh => {
                 if path.exists() && !dir_is_empty(&path)? {
                     return Err(RecordError::Exists(path));
                 }
                 fs::create_dir_all(&path).map_err(io_err("create directory", &path))?;
-                Ok(Self { path })
+                let writer = take_lock(&path)?;
+                let _ = fs::remove_file(path.join(MANIFEST));
+                Ok(Self::writing(path, writer))
             }
             OpenMode::Force => {
-                if path.exists() && !dir_is_empty(&path)? {
+                fs::create_dir_all(&path).map_err(io_err("create directory", &path))?;
+                let writer = take_lock(&path)?;
+                if !dir_is_empty(&path)? {
                     if !looks_like_record(&path) {
                         return Err(RecordError::NotARecord(path));
                     }
                     clear_record_files(&path)?;
                 }
-                fs::create_dir_all(&path).map_err(io_err("create directory", &path))?;
-                Ok(Self { path })
+                Ok(Self::writing(path, writer))
             }
+        }
+    }
+
+    fn writing(path: PathBuf, writer: Writer) -> Self {
+        Self {
+            path,
+            writer: Some(Arc::new(writer)),
+        }
+    }
+
+    /// Lists `name` (a file, or a directory as `name/`) in the manifest before it is first
+    /// written. A record opened for reading lists nothing.
+    fn track(&self, name: &str) -> Result<(), RecordError> {
+        let Some(w) = &self.writer else {
+            return Ok(());
+        };
+        if !manifest_name_ok(name) {
+            return Err(RecordError::Confined {
+                path: self.path.join(name),
+                problem: "not a plain name inside the record".into(),
+            });
+        }
+        let mut listed = w.listed.lock().unwrap_or_else(|e| e.into_inner());
+        if listed.contains(name) {
+            return Ok(());
+        }
+        let m = self.path.join(MANIFEST);
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&m)
+            .map_err(io_err("write", &m))?;
+        writeln!(f, "{name}")
+            .and_then(|_| f.sync_data())
+            .map_err(io_err("write", &m))?;
+        listed.insert(name.to_string());
+        Ok(())
+    }
+
+    /// The sub-directory `name` of the record (created, listed in the manifest). A
+    /// symbolic link or a file in its place is refused, so nothing is written or deleted
+    /// outside the record.
+    pub fn subdir(&self, name: &str) -> Result<PathBuf, RecordError> {
+        self.track(&format!("{name}/"))?;
+        let p = self.path.join(name);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => {
+                return Err(RecordError::Confined {
+                    path: p,
+                    problem: "is a symbolic link or a file where the record keeps a directory"
+                        .into(),
+                })
+            }
+            Ok(_) => {}
+            Err(_) => fs::create_dir_all(&p).map_err(io_err("create directory", &p))?,
+        }
+        Ok(p)
+    }
+
+    /// An existing sub-directory `name` of the record, refusing a symbolic link; `None`
+    /// when there is none.
+    pub fn existing_subdir(&self, name: &str) -> Result<Option<PathBuf>, RecordError> {
+        let p = self.path.join(name);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => Err(RecordError::Confined {
+                path: p,
+                problem: "is a symbolic link or a file where the record keeps a directory".into(),
+            }),
+            Ok(_) => Ok(Some(p)),
+            Err(_) => Ok(None),
         }
     }
 
@@ -182,7 +447,7 @@ impl RunDir {
         if !path.is_dir() {
             return Err(RecordError::NotADirectory(path));
         }
-        Ok(Self { path })
+        Ok(Self { path, writer: None })
     }
 
     /// The directory.
@@ -207,6 +472,7 @@ impl RunDir {
         S: Data<Elem = A>,
         D: Dimension,
     {
+        self.track(name)?;
         write_npy(self.file(name), array)
     }
 
@@ -216,11 +482,13 @@ impl RunDir {
         name: &str,
         value: &T,
     ) -> Result<(), RecordError> {
+        self.track(name)?;
         write_json(self.file(name), value)
     }
 
     /// Writes raw bytes atomically.
     pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> Result<(), RecordError> {
+        self.track(name)?;
         write_atomic(&self.file(name), bytes)
     }
 
@@ -255,41 +523,54 @@ impl RunDir {
     }
 }
 
+/// Whether the directory holds nothing but (possibly) this tool's lock file.
 fn dir_is_empty(path: &Path) -> Result<bool, RecordError> {
-    let mut it = fs::read_dir(path).map_err(io_err("read directory", path))?;
-    Ok(it.next().is_none())
-}
-
-fn looks_like_record(path: &Path) -> bool {
-    let Ok(bytes) = fs::read(path.join(RUN_JSON)) else {
-        return false;
-    };
-    serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| {
-            v.get("tool")
-                .and_then(|t| t.as_str())
-                .map(|t| t == "reawaken")
-        })
-        .unwrap_or(false)
-}
-
-fn is_our_file(name: &str) -> bool {
-    (name.starts_with('.') && name.contains(".tmp-"))
-        || [".npy", ".json", ".safetensors"]
-            .iter()
-            .any(|ext| name.ends_with(ext))
-}
-
-fn clear_record_files(path: &Path) -> Result<(), RecordError> {
-    let entries = fs::read_dir(path).map_err(io_err("read directory", path))?;
-    for entry in entries {
-        let entry = entry.map_err(io_err("read directory", path))?;
-        let p = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if p.is_file() && is_our_file(&name) {
-            fs::remove_file(&p).map_err(io_err("delete", &p))?;
+    let it = fs::read_dir(path).map_err(io_err("read directory", path))?;
+    for e in it {
+        let e = e.map_err(io_err("read directory", path))?;
+        if e.file_name() != LOCK {
+            return Ok(false);
         }
+    }
+    Ok(true)
+}
+
+/// A reawaken record: `run.json` is a complete [`RunInfo`] written by this tool (not
+/// just any JSON that says `"tool": "reawaken"`).
+fn looks_like_record(path: &Path) -> bool {
+    read_json::<RunInfo>(path.join(RUN_JSON)).is_ok_and(|info| info.tool == "reawaken")
+}
+
+/// Deletes what the record's manifest lists (see [`OpenMode::Force`]), the left-over
+/// temporary files of those names, and the manifest itself.
+fn clear_record_files(path: &Path) -> Result<(), RecordError> {
+    for name in listed_names(path) {
+        let (stem, is_dir) = match name.strip_suffix('/') {
+            Some(stem) => (stem, true),
+            None => (name.as_str(), false),
+        };
+        let p = path.join(stem);
+        if let Ok(meta) = fs::symlink_metadata(&p) {
+            if is_dir && meta.is_dir() && !meta.file_type().is_symlink() {
+                fs::remove_dir_all(&p).map_err(io_err("delete", &p))?;
+            } else if !meta.is_dir() {
+                // A file, or a symbolic link (the link goes, never its target).
+                fs::remove_file(&p).map_err(io_err("delete", &p))?;
+            }
+        }
+        let tmp_prefix = format!(".{stem}.tmp-");
+        if let Ok(entries) = fs::read_dir(path) {
+            for e in entries.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with(&tmp_prefix) && e.path().is_file() {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+    let m = path.join(MANIFEST);
+    if m.exists() {
+        fs::remove_file(&m).map_err(io_err("delete", &m))?;
     }
     Ok(())
 }
@@ -387,7 +668,7 @@ pub fn write_json<T: Serialize + ?Sized>(
 /// Reads and deserialises a JSON file; errors name the file, line and column.
 pub fn read_json<T: DeserializeOwned>(path: impl AsRef<Path>) -> Result<T, RecordError> {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(io_err("read", path))?;
+    let bytes = bounded_read(path, MAX_JSON).map_err(io_err("read", path))?;
     serde_json::from_slice(&bytes).map_err(|e| RecordError::Json {
         path: path.to_path_buf(),
         problem: e.to_string(),
@@ -529,6 +810,7 @@ fn dict_str_value(text: &str, key: &str) -> Option<String> {
 pub fn read_npy_header(path: impl AsRef<Path>) -> Result<NpyHeader, RecordError> {
     use std::io::Read;
     let path = path.as_ref();
+    regular_file(path)?;
     let f = fs::File::open(path).map_err(io_err("read", path))?;
     let mut buf = Vec::new();
     f.take(1 << 20)
@@ -575,6 +857,7 @@ pub fn read_npy<A: ReadableElement, D: Dimension>(
     path: impl AsRef<Path>,
 ) -> Result<Array<A, D>, RecordError> {
     let path = path.as_ref();
+    regular_file(path)?;
     let bytes = fs::read(path).map_err(io_err("read", path))?;
     let header = parse_npy_header(&bytes).map_err(|problem| RecordError::Npy {
         path: path.to_path_buf(),
@@ -680,6 +963,9 @@ crate::choice! {
         Diverged = "diverged",
         /// Stopped by an error (see `message`).
         Failed = "failed",
+        /// Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP) at a safe point; `message` says
+        /// which and whether `--resume` can continue it.
+        Interrupted = "interrupted",
     }
 }
 
@@ -825,7 +1111,7 @@ pub struct RunInfo {
     pub config: serde_json::Value,
     /// The seed.
     pub seed: u64,
-    /// `running`, `complete`, `diverged` or `failed`.
+    /// `running`, `complete`, `diverged`, `failed` or `interrupted`.
     pub status: RunStatus,
     /// Timings.
     pub timings: Timings,
@@ -911,12 +1197,112 @@ mod tests {
         // wrong ndim
         let e = rd.read_npy::<f32, Ix1>("a.npy").unwrap_err().to_string();
         assert!(e.contains("2 dimension"), "{e}");
-        // no temp files left
-        let names: Vec<_> = fs::read_dir(rd.path())
+        // no temp files left: the array, the manifest listing it, the writer's lock
+        let mut names: Vec<_> = fs::read_dir(rd.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(names, vec!["a.npy".to_string()]);
+        names.sort();
+        assert_eq!(names, [MANIFEST, LOCK, "a.npy"]);
+        let path = rd.path().to_path_buf();
+        drop(rd);
+        assert!(!path.join(LOCK).exists(), "the lock goes with the writer");
+    }
+
+    #[test]
+    fn one_writer_per_record_and_stale_locks_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r");
+        let a = RunDir::create(&p, OpenMode::Fresh).unwrap();
+        a.write_run_info(&RunInfo::new(RunKind::Toy, serde_json::json!({}), 0))
+            .unwrap();
+        // A second writer is refused while the first holds the lock (pid 1 is alive).
+        fs::write(p.join(LOCK), "1").unwrap();
+        for mode in [OpenMode::Force, OpenMode::Resume] {
+            let e = RunDir::create(&p, mode).unwrap_err();
+            assert!(matches!(e, RecordError::Locked { pid: 1, .. }), "{e}");
+        }
+        // A lock whose process is gone (no such pid) is taken over.
+        fs::write(p.join(LOCK), "4194999").unwrap();
+        let b = RunDir::create(&p, OpenMode::Resume).unwrap();
+        assert_eq!(
+            fs::read_to_string(p.join(LOCK)).unwrap(),
+            std::process::id().to_string()
+        );
+        drop(b);
+        drop(a);
+    }
+
+    #[test]
+    fn force_deletes_only_what_the_manifest_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r");
+        let rd = RunDir::create(&p, OpenMode::Fresh).unwrap();
+        rd.write_run_info(&RunInfo::new(RunKind::Toy, serde_json::json!({}), 0))
+            .unwrap();
+        rd.write_npy("losses.npy", &Array1::<f32>::zeros(3))
+            .unwrap();
+        let ck = rd.subdir("checkpoint").unwrap();
+        fs::write(ck.join("state.json"), "{}").unwrap();
+        drop(rd);
+        // The user's own files, with the extensions the tool uses.
+        for f in ["my_analysis.json", "notes.npy", "model.safetensors"] {
+            fs::write(p.join(f), "mine").unwrap();
+        }
+        let listed = fs::read_to_string(p.join(MANIFEST)).unwrap();
+        assert_eq!(listed, "run.json\nlosses.npy\ncheckpoint/\n");
+        let rd = RunDir::create(&p, OpenMode::Force).unwrap();
+        let mut left: Vec<String> = fs::read_dir(&p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [LOCK, "model.safetensors", "my_analysis.json", "notes.npy"]
+        );
+        drop(rd);
+        // Only a complete run.json makes a record: {"tool": "reawaken"} alone does not.
+        let q = dir.path().join("q");
+        fs::create_dir(&q).unwrap();
+        fs::write(q.join(RUN_JSON), r#"{"tool":"reawaken"}"#).unwrap();
+        let e = RunDir::create(&q, OpenMode::Force).unwrap_err();
+        assert!(matches!(e, RecordError::NotARecord(_)), "{e}");
+        assert!(q.join(RUN_JSON).exists());
+        // A symbolic link where the record keeps a directory is refused.
+        let outside = dir.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("keep.txt"), "x").unwrap();
+        let rd = RunDir::create(dir.path().join("s"), OpenMode::Fresh).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&outside, rd.file("checkpoint")).unwrap();
+            assert!(rd.subdir("checkpoint").is_err());
+            assert!(rd.existing_subdir("checkpoint").is_err());
+            assert!(outside.join("keep.txt").exists());
+        }
+    }
+
+    #[test]
+    fn bounded_reads_refuse_fifos_devices_and_large_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.json");
+        fs::write(&big, vec![b' '; 2048]).unwrap();
+        assert!(bounded_read(&big, 1024).is_err());
+        assert_eq!(bounded_read(&big, 4096).unwrap().len(), 2048);
+        assert!(bounded_read(Path::new("/dev/zero"), 1 << 20).is_err());
+        assert!(read_json::<serde_json::Value>("/dev/zero").is_err());
+        assert!(read_npy::<f32, Ix1>("/dev/zero").is_err());
+        #[cfg(unix)]
+        {
+            let fifo = dir.path().join("fifo");
+            let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            // Refused before opening: opening a FIFO would block.
+            assert!(bounded_read(&fifo, 1024).is_err());
+            assert!(read_npy_header(&fifo).is_err());
+        }
     }
 
     #[test]

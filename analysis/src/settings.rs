@@ -118,6 +118,14 @@ pub fn read_config_text(path: &Path) -> Result<String, ConfigError> {
         path: path.to_path_buf(),
         err,
     };
+    // stat before open: a FIFO would block the open, a device read without end.
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(read_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
     let file = std::fs::File::open(path).map_err(read_err)?;
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG_BYTES + 1)
@@ -280,8 +288,14 @@ mod tests {
     }
 
     #[test]
-    fn endless_files_are_refused() {
+    fn endless_and_oversized_files_are_refused() {
+        // A device is refused before it is read (it would never end).
         let e = load_toml::<Cfg>(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; MAX_CONFIG_BYTES as usize + 10]).unwrap();
+        let e = load_toml::<Cfg>(&big).unwrap_err();
         assert!(matches!(e, ConfigError::TooLarge { .. }), "{e}");
     }
 

@@ -42,12 +42,18 @@ pub struct ProbeArgs {
     /// Record directory [default: runs/llm-probe].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Replace an existing record in --out.
+    /// Replace an existing record in --out: deletes only the files this tool wrote there
+    /// (listed in its .reawaken-files), never files you added; refused for a directory
+    /// that holds no reawaken record, or that another run is writing.
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
     /// Continue the interrupted run in --out (same settings required).
     #[arg(long)]
     pub resume: bool,
+    /// Check the settings and print what the run would need (model size, episodes, memory
+    /// estimate against this machine's available memory) without training or writing.
+    #[arg(long, conflicts_with_all = ["force", "resume"])]
+    pub dry_run: bool,
     #[command(flatten)]
     pub settings: ProbeConfig,
 }
@@ -67,7 +73,14 @@ pub fn run(args: ProbeArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     } else {
         StartMode::Fresh
     };
-    reawaken_llm::probe::interrupt::install();
+    if args.dry_run {
+        let plan = reawaken_llm::probe::setup::dry_run(&cfg)
+            .map_err(flag_spelling)
+            .context("llm probe --dry-run")?;
+        print!("{}", format_dry_run(&plan));
+        return Ok(());
+    }
+    reawaken_analysis::interrupt::install();
     let summary = run_probe(cfg, &out, mode, true)
         .map_err(flag_spelling)
         .with_context(|| format!("llm probe ({})", out.display()))?;
@@ -79,9 +92,14 @@ pub fn run(args: ProbeArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             summary.message.unwrap_or_default(),
             out.display()
         ),
-        RunStatus::Running if summary.interrupted => {
-            eprintln!("interrupted: record is consistent; continue with --resume");
-            std::process::exit(130);
+        RunStatus::Interrupted => {
+            eprintln!(
+                "interrupted: {}; the record is consistent",
+                summary.message.as_deref().unwrap_or("stopped by a signal")
+            );
+            let code =
+                reawaken_analysis::interrupt::Stop::received().map_or(130, |s| s.exit_code());
+            std::process::exit(code);
         }
         _ => Ok(()),
     }
@@ -93,6 +111,31 @@ fn flag_spelling(e: ProbeError) -> anyhow::Error {
         ProbeError::Setting { key, problem } => anyhow::anyhow!("--{key} {problem}"),
         other => other.into(),
     }
+}
+
+/// What `--dry-run` prints: the model, the episodes and the memory estimate.
+pub fn format_dry_run(p: &reawaken_llm::probe::setup::DryRun) -> String {
+    use reawaken_llm::probe::budget::{approx_bytes, human_bytes};
+    let m = &p.model;
+    let need = p.estimate.ram_bytes(p.on_cpu());
+    let verdict = match p.available {
+        Some(have) if need > have => format!("does NOT fit: {} available", human_bytes(have)),
+        Some(have) => format!("fits: {} available", human_bytes(have)),
+        None => "available memory unknown".into(),
+    };
+    format!(
+        "llm probe --dry-run: settings are valid\n  model: {} parameters (width {}, depth {}, heads {}, MLP {}, vocab {}) on {:?}\n  episodes: {}\n  memory estimate: {}\n  RAM needed: {} ({verdict})\n",
+        m.num_parameters(),
+        m.hidden_size,
+        m.num_hidden_layers,
+        m.num_attention_heads,
+        m.intermediate_size,
+        m.vocab_size,
+        p.device,
+        p.episodes,
+        p.estimate,
+        approx_bytes(need),
+    )
 }
 
 /// A multi-line closing summary: RS per epoch, online loss, paths.

@@ -45,17 +45,37 @@ where
     )?)
 }
 
-/// Sets up `tracing` to stderr. `RUST_LOG` wins over `--log`.
-pub fn init_logging(level: &str) {
+/// Sets up `tracing` to stderr. `RUST_LOG` wins over `--log`; a `--log` that is not a
+/// level or filter is an error.
+pub fn init_logging(level: &str) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    let given = EnvFilter::try_new(level).map_err(|_| {
+        anyhow::anyhow!(
+            "--log `{level}` is not a log level or filter (error, warn, info, debug, trace, or a filter such as reawaken=debug)"
+        )
+    })?;
+    let filter = EnvFilter::try_from_default_env().unwrap_or(given);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
+    Ok(())
+}
+
+/// An error and its causes as one line; a cause already spelt out in the message (a
+/// library error that quotes its source) is not repeated.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut msg = err.to_string();
+    for cause in err.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Prints an error as one plain message (with its causes) and maps it to an exit status.
@@ -63,11 +83,7 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprint!("error: {err}");
-            for cause in err.chain().skip(1) {
-                eprint!(": {cause}");
-            }
-            eprintln!();
+            eprintln!("error: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }

@@ -50,8 +50,9 @@ pub struct SimulateArgs {
     /// to the current directory].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Replace the record in an existing --out directory (deletes its .npy/.json files;
-    /// refused for directories that hold no reawaken run.json).
+    /// Replace the record in an existing --out directory: deletes only the files this tool
+    /// wrote there (listed in its .reawaken-files), never files you added; refused for a
+    /// directory that holds no reawaken record, or that another run is writing.
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
@@ -77,11 +78,19 @@ pub fn run(args: SimulateArgs, matches: &clap::ArgMatches) -> anyhow::Result<()>
     } else {
         OpenMode::Fresh
     };
+    reawaken_analysis::interrupt::install();
     let bar = progress_bar(&cfg, cfg.episodes());
     let result = reawaken_toy::simulate_to_record(&cfg, &out, mode, &mut |done| {
         bar.set_position(done as u64)
     });
     bar.finish_and_clear();
+    if let Err(ToyError::Stopped { exit_code, .. }) = &result {
+        let code = *exit_code;
+        if let Err(e) = result {
+            eprintln!("error: {e}");
+        }
+        std::process::exit(code);
+    }
     let info = result.map_err(plain_toy_error)?;
     print_summary(&cfg, &info, &out);
     Ok(())

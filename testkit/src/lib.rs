@@ -1,5 +1,6 @@
 //! Test support shared by the test suites of the reawaken crates (a dev-dependency only):
 //!
+//! - [`cli`]: running the real binary bounded in time, and the checks of a refused input;
 //! - [`alloc`]: a counting global allocator, to assert that a reader never asks for an
 //!   absurd allocation on malformed input;
 //! - [`fuzz`]: the proptest runner settings, byte mutations of valid files and the
@@ -9,6 +10,7 @@
 //!   Hugging Face Transformers).
 
 pub mod alloc;
+pub mod cli;
 pub mod fuzz;
 
 use std::path::PathBuf;

@@ -91,6 +91,9 @@ impl Default for ToyConfig {
 /// Largest memory (bytes) a toy run may allocate for its results and state.
 pub const MAX_BYTES: u128 = 8 << 30;
 
+/// Largest `--steps` (K) per episode.
+pub const MAX_STEPS: usize = 1_000_000;
+
 /// Step factor c = α‖x‖² at or above which a run grows without bound. w is re-solved
 /// exactly after every P-step, so the residual of the task trained next is, to first
 /// order, c times the residual just corrected plus the change P(x_{i+1} − x_i): the error
@@ -222,6 +225,12 @@ impl ToyConfig {
         if self.steps == 0 {
             return bad("--steps must be at least 1 (got 0)".into());
         }
+        if self.steps > MAX_STEPS {
+            return bad(format!(
+                "--steps {} is more than {MAX_STEPS} steps per episode (the paper uses 1; with w re-solved exactly the steps after the first change nothing)",
+                self.steps
+            ));
+        }
         if !self.lr.is_finite() || self.lr <= 0.0 {
             return bad(format!(
                 "--lr must be a positive finite number (got {}); the paper uses 0.01 for N = 100",
@@ -232,8 +241,8 @@ impl ToyConfig {
         if bytes > MAX_BYTES {
             return bad(format!(
                 "this run would need about {:.1} GiB of memory for its loss matrix \
-                 ((T*E+1) x T), points ((E+1) x T x M) and state (limit {} GiB); \
-                 lower --tasks, --epochs or --embed-dim",
+                 ((T*E+1) x T), points ((E+1) x T x M) and state (P: M x N, data: T x N; \
+                 limit {} GiB); lower --tasks, --epochs, --input-dim or --embed-dim",
                 bytes as f64 / (1u64 << 30) as f64,
                 MAX_BYTES >> 30
             ));

@@ -60,6 +60,32 @@ pub enum ToyError {
         /// What ran until then (every value finite).
         partial: Box<ToyRun>,
     },
+    /// A stop was requested (Ctrl-C, SIGTERM, SIGHUP; `reawaken_analysis::interrupt`)
+    /// after `episode` episodes; `partial` holds what ran until then.
+    #[error("stopped by {signal} after {episode} episodes")]
+    Interrupted {
+        /// Which signal (`Ctrl-C (SIGINT)`, `SIGTERM`, `SIGHUP`).
+        signal: &'static str,
+        /// Episodes done.
+        episode: usize,
+        /// What ran until then.
+        partial: Box<ToyRun>,
+    },
+    /// The run was stopped and its record says so (status `interrupted`).
+    #[error(
+        "stopped by {signal} after {kept} episodes; the record in `{}` has status \"interrupted\" and holds them (a toy run cannot be resumed: run it again with --force)",
+        dir.display()
+    )]
+    Stopped {
+        /// Which signal.
+        signal: &'static str,
+        /// Episodes kept in the record.
+        kept: usize,
+        /// The record.
+        dir: std::path::PathBuf,
+        /// The shell's exit status for that signal (128 + its number).
+        exit_code: i32,
+    },
     /// The run diverged and its record says so (status `diverged`).
     #[error(
         "the run diverged: {reason}; the record in `{}` has status \"diverged\" and holds the {kept} episodes up to it",

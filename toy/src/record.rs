@@ -84,6 +84,27 @@ pub fn finish_record(
             dir.write_run_info(info)?;
             Ok(())
         }
+        Err(ToyError::Interrupted {
+            signal,
+            episode,
+            partial,
+        }) => {
+            write_arrays(dir, &partial).map_err(|e| fail(dir, info, e))?;
+            info.metrics = metrics(&partial).unwrap_or_default();
+            info.episodes_done = Some(partial.order.len());
+            info.message = Some(format!(
+                "stopped by {signal} after {episode} episodes; the arrays hold them; a toy run cannot be resumed: run it again with --force"
+            ));
+            info.finish(RunStatus::Interrupted);
+            dir.write_run_info(info)?;
+            Err(ToyError::Stopped {
+                signal,
+                kept: episode,
+                dir: dir.path().to_path_buf(),
+                exit_code: reawaken_analysis::interrupt::Stop::received()
+                    .map_or(130, |s| s.exit_code()),
+            })
+        }
         Err(e) => {
             let message = e.to_string();
             let (ToyError::NonFinite { episode, partial }

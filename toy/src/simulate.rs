@@ -168,6 +168,15 @@ pub fn run_with(
             snaps += 1;
         }
         on_episode(episode);
+        if let Some(stop) = reawaken_analysis::interrupt::Stop::received() {
+            if episode < episodes {
+                return Err(ToyError::Interrupted {
+                    signal: stop.name(),
+                    episode,
+                    partial: partial(episode + 1, &losses, &points, snaps),
+                });
+            }
+        }
     }
     Ok(ToyRun {
         losses,

@@ -85,7 +85,7 @@ impl GptNeoXConfig {
 
     /// Reads and validates `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| LlmError::io(path, e))?;
+        let text = crate::model::load::read_text(path, 16 << 20)?;
         Self::from_json_str(&text, path)
     }
 

@@ -16,6 +16,10 @@ pub enum LlmError {
         source: std::io::Error,
     },
 
+    /// The model directory does not exist or is not a directory.
+    #[error("{}: {}", .path.display(), if .path.exists() { "not a directory (a Hugging Face model directory is expected)" } else { "no such model directory" })]
+    NotADirectory { path: PathBuf },
+
     /// A model directory has no `config.json`.
     #[error("{}: no config.json in this model directory (expected a Hugging Face GPT-NeoX directory: config.json + model.safetensors)", dir.display())]
     MissingConfig { dir: PathBuf },
@@ -106,7 +110,7 @@ pub enum LlmError {
     InvalidShape(String),
 
     /// A libtorch call failed.
-    #[error("libtorch error while {context}: {source}")]
+    #[error("libtorch error while {context}: {}", torch_message(.source))]
     Torch {
         context: String,
         #[source]
@@ -130,6 +134,24 @@ impl LlmError {
             source,
         }
     }
+}
+
+/// libtorch's message without its C++ backtrace (`Exception raised from … frame #0 …`)
+/// and its repetitions: the first line of what went wrong.
+pub fn torch_message(e: &tch::TchError) -> String {
+    let text = e.to_string();
+    let text = text.split("Exception raised from").next().unwrap_or(&text);
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let line = line.strip_prefix("Internal torch error: ").unwrap_or(line);
+    let mut out: String = line.chars().take(400).collect();
+    if out.is_empty() {
+        out = "unknown libtorch error".into();
+    }
+    out
 }
 
 /// Result alias of this crate's model side.

@@ -148,13 +148,19 @@ pub fn load_hf_dir(dir: &Path, device: Device) -> Result<LoadedModel> {
     load_hf_dir_with(dir, device, DType::F32)
 }
 
-/// Loads a Hugging Face GPT-NeoX directory onto `device` in `dtype`.
-pub fn load_hf_dir_with(dir: &Path, device: Device, dtype: DType) -> Result<LoadedModel> {
+/// The model a Hugging Face directory describes, read and checked without allocating
+/// it: `config.json` is validated, and the parameters it asks for must be present in the
+/// weight files' safetensors headers (so a `config.json` with an enormous vocabulary or
+/// depth is refused before memory is asked for it).
+pub fn planned_config(dir: &Path) -> Result<GptNeoXConfig> {
+    planned(dir).map(|(config, _, _)| config)
+}
+
+fn planned(dir: &Path) -> Result<(GptNeoXConfig, Vec<PathBuf>, PathBuf)> {
     if !dir.is_dir() {
-        return Err(LlmError::io(
-            dir,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "model directory not found"),
-        ));
+        return Err(LlmError::NotADirectory {
+            path: dir.to_path_buf(),
+        });
     }
     let config_path = dir.join(CONFIG_FILE);
     if !config_path.is_file() {
@@ -164,6 +170,99 @@ pub fn load_hf_dir_with(dir: &Path, device: Device, dtype: DType) -> Result<Load
     }
     let config = GptNeoXConfig::from_file(&config_path)?;
     let (files, listed_in) = weight_files(dir)?;
+    let mut stored: u128 = 0;
+    for f in &files {
+        stored = stored.saturating_add(header_elements(f)?);
+    }
+    // Small differences are reported tensor by tensor while loading (a missing tensor, a
+    // wrong shape); a config asking for far more than the files hold is refused here,
+    // before its model is allocated.
+    let need = config.num_parameters();
+    if need < 0 || need as u128 > stored.saturating_mul(2).saturating_add(1 << 20) {
+        let need = if need < 0 {
+            "more than 2^63".to_string()
+        } else {
+            need.to_string()
+        };
+        return Err(LlmError::InvalidConfig {
+            path: config_path,
+            reason: format!(
+                "it describes a model of {need} parameters but the weight files hold {stored} values (vocab_size, hidden_size, num_hidden_layers or intermediate_size do not match the weights)"
+            ),
+        });
+    }
+    Ok((config, files, listed_in))
+}
+
+/// A UTF-8 text file of at most `limit` bytes (regular files only: no FIFO or device).
+pub(crate) fn read_text(path: &Path, limit: u64) -> Result<String> {
+    let bytes =
+        reawaken_analysis::record::bounded_read(path, limit).map_err(|e| LlmError::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        LlmError::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "not UTF-8 text (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            ),
+        )
+    })
+}
+
+/// Largest safetensors header read (the format's own limit is 100 MB).
+const MAX_HEADER: u64 = 100_000_000;
+
+/// Number of values a safetensors file holds, from its header alone.
+fn header_elements(path: &Path) -> Result<u128> {
+    use std::io::Read;
+    let corrupt = |reason: String| LlmError::CorruptFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut f = std::fs::File::open(path).map_err(|e| LlmError::io(path, e))?;
+    let len = f.metadata().map_err(|e| LlmError::io(path, e))?.len();
+    let mut n = [0u8; 8];
+    f.read_exact(&mut n)
+        .map_err(|_| corrupt("shorter than a safetensors header".into()))?;
+    let n = u64::from_le_bytes(n);
+    if n > MAX_HEADER || n.saturating_add(8) > len {
+        return Err(corrupt(format!(
+            "header length {n} does not fit the file ({len} bytes)"
+        )));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header)
+        .map_err(|e| corrupt(format!("cannot read the header: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| corrupt(format!("header is not JSON: {e}")))?;
+    let map = v
+        .as_object()
+        .ok_or_else(|| corrupt("header is not a JSON object".into()))?;
+    let mut total: u128 = 0;
+    for (name, t) in map.iter().filter(|(k, _)| *k != "__metadata__") {
+        let shape = t
+            .get("shape")
+            .and_then(|s| s.as_array())
+            .ok_or_else(|| corrupt(format!("tensor {name:?} has no shape")))?;
+        let mut count: u128 = 1;
+        for d in shape {
+            let d = d
+                .as_u64()
+                .ok_or_else(|| corrupt(format!("tensor {name:?} has a bad shape")))?;
+            count = count.saturating_mul(u128::from(d));
+        }
+        total = total.saturating_add(count);
+    }
+    Ok(total)
+}
+
+/// Loads a Hugging Face GPT-NeoX directory onto `device` in `dtype`.
+pub fn load_hf_dir_with(dir: &Path, device: Device, dtype: DType) -> Result<LoadedModel> {
+    let (config, files, listed_in) = planned(dir)?;
+    let config_path = dir.join(CONFIG_FILE);
 
     let vs = nn::VarStore::new(device);
     let model = GptNeoX::with_init(&vs.root(), &config, FreshInit::Zeros).map_err(|e| match e {
@@ -233,7 +332,7 @@ fn weight_files(dir: &Path) -> Result<(Vec<PathBuf>, PathBuf)> {
         path: index.clone(),
         reason,
     };
-    let text = std::fs::read_to_string(&index).map_err(|e| LlmError::io(&index, e))?;
+    let text = read_text(&index, 64 << 20)?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
     let map = v
@@ -308,7 +407,8 @@ fn load_file(
     params: &HashMap<String, Tensor>,
     loaded: &mut HashSet<String>,
 ) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| LlmError::io(path, e))?;
+    let bytes = reawaken_analysis::record::bounded_read(path, u64::MAX)
+        .map_err(|e| LlmError::io(path, e))?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| LlmError::CorruptFile {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -354,6 +454,17 @@ fn load_file(
         }
         let src = Tensor::f_from_data_size(view.data(), &shape, kind)
             .map_err(|e| LlmError::torch(format!("reading {name} from {}", path.display()), e))?;
+        let finite = src
+            .f_isfinite()
+            .and_then(|f| f.f_all())
+            .and_then(|a| bool::try_from(&a))
+            .map_err(|e| LlmError::torch(format!("checking {name} from {}", path.display()), e))?;
+        if !finite {
+            return Err(LlmError::CorruptFile {
+                path: path.to_path_buf(),
+                reason: format!("tensor {name} holds NaN or infinite values"),
+            });
+        }
         let mut dst = param.shallow_clone();
         tch::no_grad(|| dst.f_copy_(&src))
             .map_err(|e| LlmError::torch(format!("copying {name} from {}", path.display()), e))?;

@@ -178,16 +178,19 @@ impl FromStr for InitScheme {
         match s {
             "pythia" => Ok(InitScheme::Pythia),
             "isotropic" => Ok(InitScheme::Isotropic(0.02)),
-            _ => {
-                let sigma = s
-                    .strip_prefix("isotropic:")
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .filter(|v| v.is_finite() && *v > 0.0)
-                    .ok_or_else(|| {
-                        format!("unknown init {s:?} (pythia, isotropic, isotropic:SIGMA)")
-                    })?;
-                Ok(InitScheme::Isotropic(sigma))
-            }
+            _ => match s.strip_prefix("isotropic:") {
+                Some(v) => match v.parse::<f64>() {
+                    Ok(sigma) if sigma.is_finite() && sigma > 0.0 => {
+                        Ok(InitScheme::Isotropic(sigma))
+                    }
+                    _ => Err(format!(
+                        "the σ of `{s}` must be a positive finite number (e.g. isotropic:0.02)"
+                    )),
+                },
+                None => Err(format!(
+                    "unknown init `{s}` (expected pythia, isotropic or isotropic:SIGMA)"
+                )),
+            },
         }
     }
 }

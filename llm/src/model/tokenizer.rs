@@ -28,15 +28,23 @@ impl Tokenizer {
         if !path.is_file() {
             return Err(LlmError::Tokenizer {
                 path: path.to_path_buf(),
-                reason: "file not found".to_string(),
+                reason: if path.exists() {
+                    "not a regular file".to_string()
+                } else {
+                    "file not found".to_string()
+                },
             });
         }
+        // Bounded read (the `tokenizers` crate would read without limit).
+        let text = crate::model::load::read_text(path, 512 << 20)?;
         // The `tokenizers` crate panics (instead of returning an error) on some malformed
         // files, e.g. a truncated `decoder` section; turn that into an error too, without
         // printing the panic.
         let previous_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
-        let loaded = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_file(path));
+        let loaded = std::panic::catch_unwind(|| {
+            <tokenizers::Tokenizer as std::str::FromStr>::from_str(&text)
+        });
         std::panic::set_hook(previous_hook);
         let tok = match loaded {
             Ok(result) => result.map_err(|e| LlmError::Tokenizer {
@@ -51,6 +59,20 @@ impl Tokenizer {
                 })
             }
         };
+        let mut tok = tok;
+        // Padding would score pad tokens as targets and truncation would cut every
+        // document to its max_length; the probe pads and truncates itself (to C).
+        if tok.get_padding().is_some() || tok.get_truncation().is_some() {
+            tracing::warn!(
+                "{}: its padding/truncation settings are switched off (the probe truncates documents to --context itself and never scores padding)",
+                path.display()
+            );
+            tok.with_padding(None);
+            tok.with_truncation(None).map_err(|e| LlmError::Tokenizer {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        }
         Ok(Tokenizer::Hf(Box::new(tok)))
     }
 

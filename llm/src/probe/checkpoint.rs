@@ -10,6 +10,12 @@
 //! document, and safe points are between documents), nor does RNG state (every episode's
 //! randomness is seeded by `(seed, episode)`, the schedule is drawn up front). So a
 //! resumed run computes exactly what the uninterrupted one would have (bit-for-bit on CPU).
+//!
+//! A resume trusts nothing it reads: `checkpoint/` must be a real directory of the record
+//! (not a symbolic link), the parameter file a plain `params-<s>.safetensors` of the same
+//! s, and the parameter file and the loss rows 0..=s must hash to what `state.json`
+//! recorded at the safe point (and hold finite losses); anything else is refused with a
+//! message saying which file does not fit.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +34,12 @@ const CHECKPOINT_DIR: &str = "checkpoint";
 pub struct CheckpointState {
     pub episodes_done: usize,
     pub params_file: String,
+    /// [`content_hash`] of the parameter file, as 16 hex digits.
+    #[serde(default)]
+    pub params_hash: Option<String>,
+    /// [`content_hash`] of the loss rows 0..=s and the order 0..s.
+    #[serde(default)]
+    pub losses_hash: Option<String>,
     /// Each recorder's own state, by recorder name.
     #[serde(default)]
     pub recorders: BTreeMap<String, serde_json::Value>,
@@ -74,31 +86,149 @@ impl LossRecord {
     }
 }
 
-/// The state of the latest safe point, if there is one.
-pub fn load(dir: &RunDir) -> Result<Option<CheckpointState>> {
-    let path = dir.file(CHECKPOINT_DIR).join("state.json");
-    if path.is_file() {
-        Ok(Some(record::read_json(&path)?))
-    } else {
-        Ok(None)
+/// A 64-bit hash of bytes (word-wise multiply–xor; detects corruption and edits, not
+/// adversaries), as 16 hex digits.
+pub fn content_hash(
+    chunks: &mut dyn Iterator<Item = std::io::Result<Vec<u8>>>,
+) -> std::io::Result<String> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut len: u64 = 0;
+    for chunk in chunks {
+        let chunk = chunk?;
+        len += chunk.len() as u64;
+        let mut words = chunk.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            h = (h ^ u64::from_le_bytes(b))
+                .wrapping_mul(0x0000_0100_0000_01b3)
+                .rotate_left(29);
+        }
+        for &b in words.remainder() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
     }
+    h ^= len;
+    h = (h ^ (h >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    Ok(format!("{:016x}", h ^ (h >> 33)))
 }
 
-/// Loads the parameters of a safe point into the trainer.
+/// [`content_hash`] of a file, read in chunks of 8 MiB.
+fn file_hash(path: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| ProbeError::io(path, e))?;
+    let mut chunks = std::iter::from_fn(|| {
+        let mut buf = vec![0u8; 8 << 20];
+        match f.read(&mut buf) {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some(Ok(buf))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    });
+    content_hash(&mut chunks).map_err(|e| ProbeError::io(path, e))
+}
+
+/// [`content_hash`] of a loss record's rows and order.
+fn losses_hash(losses: &LossRecord) -> String {
+    let rows = losses
+        .losses
+        .iter()
+        .map(|r| Ok(r.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()));
+    let order = std::iter::once(Ok(losses
+        .order
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect::<Vec<u8>>()));
+    content_hash(&mut rows.chain(order)).unwrap_or_default()
+}
+
+/// The state of the latest safe point, if there is one. `checkpoint/` must be a real
+/// directory and its parameter file a plain `params-<s>.safetensors` of the same s.
+pub fn load(dir: &RunDir) -> Result<Option<CheckpointState>> {
+    let Some(ck) = dir.existing_subdir(CHECKPOINT_DIR)? else {
+        return Ok(None);
+    };
+    let path = ck.join("state.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let state: CheckpointState = record::read_json(&path)?;
+    let expected = format!("params-{}.safetensors", state.episodes_done);
+    if state.params_file != expected {
+        return Err(ProbeError::Resume(format!(
+            "cannot resume: {} names the parameter file {:?}, expected {expected:?} (the checkpoint was changed; start again with --force)",
+            path.display(),
+            state.params_file
+        )));
+    }
+    Ok(Some(state))
+}
+
+/// Loads the parameters of a safe point into the trainer, after checking the file is the
+/// one the safe point wrote.
 pub fn restore_params<M: CausalLm>(
     dir: &RunDir,
     state: &CheckpointState,
     trainer: &Trainer<'_, M>,
 ) -> Result<()> {
-    trainer.load_params(&dir.file(CHECKPOINT_DIR).join(&state.params_file))
+    let ck = dir.subdir(CHECKPOINT_DIR)?;
+    let path = ck.join(&state.params_file);
+    let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+    if !regular {
+        return Err(ProbeError::Resume(format!(
+            "cannot resume: {} is missing or not a regular file",
+            path.display()
+        )));
+    }
+    if let Some(want) = &state.params_hash {
+        if &file_hash(&path)? != want {
+            return Err(ProbeError::Resume(format!(
+                "cannot resume: {} does not hold the parameters of the safe point (its content changed); start again with --force",
+                path.display()
+            )));
+        }
+    }
+    trainer.load_params(&path)
 }
 
-/// Deletes the checkpoint (the run is over, or starts afresh).
-pub fn remove(dir: &RunDir) {
-    let p = dir.file(CHECKPOINT_DIR);
-    if p.is_dir() {
-        let _ = std::fs::remove_dir_all(&p);
+/// Checks the loss rows of a resume against the safe point: finite, and hashing to what
+/// `state.json` recorded.
+pub fn check_losses(dir: &RunDir, state: &CheckpointState, losses: &LossRecord) -> Result<()> {
+    let file = dir.file("losses.npy");
+    if let Some((i, _)) = losses
+        .losses
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.iter().any(|v| !v.is_finite()))
+    {
+        return Err(ProbeError::Resume(format!(
+            "cannot resume: {} row {i} holds a non-finite loss, which the safe point after episode {} never wrote (the file was changed); start again with --force",
+            file.display(),
+            state.episodes_done
+        )));
     }
+    if let Some(want) = &state.losses_hash {
+        if &losses_hash(losses) != want {
+            return Err(ProbeError::Resume(format!(
+                "cannot resume: {} or order.npy differ from what the safe point after episode {} wrote; start again with --force",
+                file.display(),
+                state.episodes_done
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the checkpoint (the run is over, or starts afresh). A symbolic link in its
+/// place is refused, so nothing outside the record is deleted.
+pub fn remove(dir: &RunDir) -> Result<()> {
+    if let Some(p) = dir.existing_subdir(CHECKPOINT_DIR)? {
+        std::fs::remove_dir_all(&p).map_err(|e| ProbeError::io(&p, e))?;
+    }
+    Ok(())
 }
 
 /// Makes a safe point (see the module docs for the order of writes).
@@ -108,13 +238,15 @@ pub fn save<M: CausalLm>(
     losses: &LossRecord,
     recorders: &[Box<dyn Recorder<M>>],
 ) -> Result<()> {
-    let ck = dir.file(CHECKPOINT_DIR);
-    std::fs::create_dir_all(&ck).map_err(|e| ProbeError::io(&ck, e))?;
+    let ck = dir.subdir(CHECKPOINT_DIR)?;
     let s = losses.done();
     let params_file = format!("params-{s}.safetensors");
     let target = ck.join(&params_file);
     let tmp = record::temp_path(&target);
-    trainer.save_params(&tmp)?;
+    if let Err(e) = trainer.save_params(&tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     record::publish(&tmp, &target)?;
     losses.save(dir)?;
     for r in recorders {
@@ -123,6 +255,8 @@ pub fn save<M: CausalLm>(
     let state = CheckpointState {
         episodes_done: s,
         params_file: params_file.clone(),
+        params_hash: Some(file_hash(&target)?),
+        losses_hash: Some(losses_hash(losses)),
         recorders: recorders
             .iter()
             .filter_map(|r| r.state().map(|v| (r.name().to_string(), v)))

@@ -152,6 +152,12 @@ pub struct ProbeConfig {
     pub checkpoint_every: usize,
 }
 
+/// Largest `--steps` (M): more would run for days on one document.
+pub const MAX_STEPS: usize = 1_000_000;
+
+/// Largest `--sketch-dim` (a sketch is meant to be small; 2^24 float32 is 64 MiB a row).
+pub const MAX_SKETCH_DIM: usize = 1 << 24;
+
 fn d() -> ProbeConfig {
     ProbeConfig::default()
 }
@@ -214,6 +220,15 @@ impl ProbeConfig {
                 return bad(key, "must be at least 1".into());
             }
         }
+        if self.steps > MAX_STEPS {
+            return bad(
+                "steps",
+                format!(
+                    "{} is more than {MAX_STEPS} gradient steps per document (the paper uses 1 to 20)",
+                    self.steps
+                ),
+            );
+        }
         if self.context < 2 {
             return bad(
                 "context",
@@ -234,14 +249,29 @@ impl ProbeConfig {
                 format!("must lie in [0, 1), got {}", self.mask_prob),
             );
         }
-        if self.sketch_dim == 0 {
-            return bad("sketch-dim", "must be at least 1".into());
+        if self.sketch_dim == 0 || self.sketch_dim > MAX_SKETCH_DIM {
+            return bad(
+                "sketch-dim",
+                format!("must lie in 1..={MAX_SKETCH_DIM}, got {}", self.sketch_dim),
+            );
         }
         if self.acts_task >= self.tasks {
             return bad(
                 "acts-task",
                 format!("{} is not a task (0..{})", self.acts_task, self.tasks),
             );
+        }
+        let fresh_only = [
+            ("preset", self.preset != d().preset),
+            ("init", self.init != d().init),
+        ];
+        if self.model.is_some() {
+            if let Some((key, _)) = fresh_only.iter().find(|(_, set)| *set) {
+                return bad(
+                    key,
+                    "applies to a fresh model; with --model the directory's weights are used (remove it from the command line or the config file)".into(),
+                );
+            }
         }
         if self.model.is_some()
             && (self.width.is_some()
@@ -324,6 +354,12 @@ impl Recorders {
 impl FromStr for Recorders {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s.trim().is_empty() {
+            return Err(
+                "an empty list; give grads, pairwise, weights, acts (comma-separated), all or none"
+                    .into(),
+            );
+        }
         let mut r = Recorders::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part {

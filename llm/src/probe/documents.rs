@@ -57,15 +57,32 @@ fn split_blank_lines(text: &str, name: &str) -> Vec<Document> {
         .collect()
 }
 
+/// Largest document file read (CNN/DailyMail's training split as JSONL is about 1.3 GB).
+const MAX_DOCS_FILE: u64 = 16 << 30;
+
+/// A UTF-8 text file, bounded in size and refusing FIFOs and devices; a leading byte-order
+/// mark is dropped.
 fn read_utf8(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| ProbeError::io(path, e))?;
-    String::from_utf8(bytes).map_err(|e| {
+    let bytes = reawaken_analysis::record::bounded_read(path, MAX_DOCS_FILE)
+        .map_err(|e| ProbeError::io(path, e))?;
+    let mut text = String::from_utf8(bytes).map_err(|e| {
         ProbeError::Input(format!(
             "{}: not UTF-8 text (invalid byte at offset {})",
             path.display(),
             e.utf8_error().valid_up_to()
         ))
-    })
+    })?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
+}
+
+/// Whether `path` ends in `.ext`, in any case (`.TXT`, `.JSONL`).
+fn has_ext(path: &Path, ext: &str) -> bool {
+    path.extension()
+        .and_then(|x| x.to_str())
+        .is_some_and(|x| x.eq_ignore_ascii_case(ext))
 }
 
 /// The documents of the built-in corpus, in file order.
@@ -79,11 +96,11 @@ pub fn load_documents(path: Option<&Path>, text_field: &str) -> Result<Vec<Docum
         return Ok(builtin_documents());
     };
     let meta = std::fs::metadata(path).map_err(|e| ProbeError::io(path, e))?;
-    let docs = if meta.is_dir() {
+    let mut docs = if meta.is_dir() {
         let mut files: Vec<_> = std::fs::read_dir(path)
             .map_err(|e| ProbeError::io(path, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt"))
+            .filter(|p| p.is_file() && has_ext(p, "txt"))
             .collect();
         files.sort();
         let mut docs = Vec::with_capacity(files.len());
@@ -101,8 +118,14 @@ pub fn load_documents(path: Option<&Path>, text_field: &str) -> Result<Vec<Docum
             )));
         }
         docs
-    } else if path.extension().is_some_and(|x| x == "jsonl") {
+    } else if has_ext(path, "jsonl") || has_ext(path, "json") {
         let text = read_utf8(path)?;
+        if text.trim_start().starts_with('[') {
+            return Err(ProbeError::Input(format!(
+                "{}: a JSON array; give JSON Lines instead (one object per line, the text in --text-field)",
+                path.display()
+            )));
+        }
         let mut docs = Vec::new();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
@@ -135,9 +158,22 @@ pub fn load_documents(path: Option<&Path>, text_field: &str) -> Result<Vec<Docum
         let text = read_utf8(path)?;
         split_blank_lines(&text, &path.display().to_string())
     };
+    let total = docs.len();
+    let first_blank = docs
+        .iter()
+        .find(|d| d.text.trim().is_empty())
+        .map(|d| d.source.clone());
+    docs.retain(|d| !d.text.trim().is_empty());
+    if let Some(first) = first_blank {
+        tracing::warn!(
+            "{}: skipped {} empty or whitespace-only document(s) (the first: {first})",
+            path.display(),
+            total - docs.len()
+        );
+    }
     if docs.is_empty() {
         return Err(ProbeError::Input(format!(
-            "{}: no documents found",
+            "{}: no documents found (none with text)",
             path.display()
         )));
     }

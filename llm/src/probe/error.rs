@@ -15,7 +15,7 @@ pub enum ProbeError {
     #[error("{0}")]
     Input(String),
     /// An error from libtorch.
-    #[error("libtorch: {0}")]
+    #[error("libtorch: {}", crate::model::error::torch_message(.0))]
     Torch(#[from] tch::TchError),
     /// Loading or building the model failed.
     #[error(transparent)]
@@ -33,6 +33,16 @@ pub enum ProbeError {
     /// A record that cannot be resumed, and why.
     #[error("{0}")]
     Resume(String),
+    /// The run would not fit in this machine's memory; the message has the estimate.
+    #[error("{0}")]
+    TooBig(String),
+    /// The run stopped on an error after its record was opened; the record is marked
+    /// `failed` and `next` says what can be done.
+    #[error("{error}; the record is marked failed: {next}")]
+    RunFailed {
+        error: Box<ProbeError>,
+        next: String,
+    },
     /// The metrics could not be computed.
     #[error("metrics: {0}")]
     Metrics(#[from] reawaken_analysis::MetricsError),

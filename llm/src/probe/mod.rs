@@ -8,12 +8,12 @@
 //! [`run_probe`] is the whole run; docs/llm-probe.md describes the protocol and the
 //! record, docs/architecture.md how to add a recorder.
 
+pub mod budget;
 pub mod checkpoint;
 pub mod config;
 pub mod corpus;
 pub mod documents;
 pub mod error;
-pub mod interrupt;
 pub mod progress;
 pub mod recorders;
 pub mod run;

@@ -13,10 +13,11 @@ use crate::probe::checkpoint::{self, CheckpointState, LossRecord};
 use crate::probe::config::ProbeConfig;
 use crate::probe::documents::TaskDoc;
 use crate::probe::error::{ProbeError, Result};
+use crate::probe::progress;
 use crate::probe::recorders::{self, At, Recorder};
 use crate::probe::setup::{self, Plan};
 use crate::probe::trainer::{CausalLm, Trainer};
-use crate::probe::{interrupt, progress};
+use reawaken_analysis::interrupt::Stop;
 
 /// How the record directory is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +44,7 @@ pub struct ProbeSummary {
 /// How the episode loop ended.
 enum End {
     Complete,
-    Interrupted,
+    Interrupted(Stop),
     Diverged { episode: usize, message: String },
 }
 
@@ -81,23 +82,43 @@ pub fn run_probe(
 ) -> Result<ProbeSummary> {
     let t0 = Instant::now();
     let plan = setup::prepare(&mut cfg)?;
+    if let Some(stop) = Stop::received() {
+        return Err(ProbeError::Input(format!(
+            "stopped by {} before the run started; nothing was written",
+            stop.name()
+        )));
+    }
     let total = plan.episodes.len();
-    let (dir, mut info, resume) = match open_record(&cfg, out, mode, total)? {
+    let (dir, info, resume) = match open_record(&cfg, out, mode, total)? {
         Opened::AlreadyComplete(summary) => return Ok(summary),
         Opened::Ready(dir, info, resume) => (dir, *info, resume),
     };
+    train(&cfg, &plan, &dir, info, resume, t0, show_progress).map_err(|e| mark_failed(&dir, e))
+}
+
+/// The run from an opened record to its end (the episode loop).
+fn train(
+    cfg: &ProbeConfig,
+    plan: &Plan,
+    dir: &RunDir,
+    mut info: RunInfo,
+    resume: Option<CheckpointState>,
+    t0: Instant,
+    show_progress: bool,
+) -> Result<ProbeSummary> {
+    let total = plan.episodes.len();
     let trainer = Trainer::new(&plan.model.model, plan.train.clone(), plan.eval_tokens())?;
-    let mut recs = recorders::build(&cfg, &plan, &trainer)?;
-    write_tasks_json(&dir, &cfg, &plan)?;
+    let mut recs = recorders::build(cfg, plan, &trainer)?;
+    write_tasks_json(dir, cfg, plan)?;
     let resume = resume.as_ref();
-    let (mut losses, prior_s) = begin(&dir, &mut info, &cfg, &plan, &trainer, &mut recs, resume)?;
+    let (mut losses, prior_s) = begin(dir, &mut info, cfg, plan, &trainer, &mut recs, resume)?;
 
     let start = losses.done();
     let mut bar = progress::Progress::new(total, start, show_progress);
     let mut end = End::Complete;
     for s in start..total {
-        if interrupt::requested() {
-            end = End::Interrupted;
+        if let Some(stop) = Stop::received() {
+            end = End::Interrupted(stop);
             break;
         }
         let ep = plan.episodes[s];
@@ -111,7 +132,7 @@ pub fn run_probe(
         losses.push(row, ep.order_value());
         let at = At {
             trainer: &trainer,
-            dir: &dir,
+            dir,
             done: s + 1,
         };
         for r in recs.iter_mut() {
@@ -123,7 +144,7 @@ pub fn run_probe(
         }
         bar.episode_done(s + 1, outcome.last_loss);
         if (s + 1 - start) % cfg.checkpoint_every == 0 && s + 1 < total {
-            checkpoint::save(&dir, &trainer, &losses, &recs)?;
+            checkpoint::save(dir, &trainer, &losses, &recs)?;
             info.episodes_done = Some(s + 1);
             dir.write_run_info(&info)?;
         }
@@ -133,8 +154,34 @@ pub fn run_probe(
     info.extra
         .insert("elapsed_before_resume_s".into(), serde_json::json!(prior_s));
     conclude(
-        end, &dir, info, &trainer, &losses, &mut recs, elapsed_s, total,
+        end, dir, info, &trainer, &losses, &mut recs, elapsed_s, total,
     )
+}
+
+/// Marks the record `failed` with the error and what can be done next (best effort: a
+/// full disk may refuse even that), and returns the error saying the same.
+fn mark_failed(dir: &RunDir, e: ProbeError) -> ProbeError {
+    let next = match checkpoint::load(dir) {
+        Ok(Some(s)) => format!(
+            "the last safe point is after episode {}: continue with --resume",
+            s.episodes_done
+        ),
+        _ => "start it again with --force".to_string(),
+    };
+    match dir.read_run_info() {
+        Ok(mut info) => {
+            info.message = Some(format!("{e}; {next}"));
+            info.finish(RunStatus::Failed);
+            if let Err(w) = dir.write_run_info(&info) {
+                tracing::warn!("cannot mark the record failed: {w}");
+            }
+        }
+        Err(w) => tracing::warn!("cannot mark the record failed: {w}"),
+    }
+    ProbeError::RunFailed {
+        error: Box::new(e),
+        next,
+    }
 }
 
 /// The record directory, opened as `mode` says.
@@ -159,8 +206,11 @@ fn open_record(cfg: &ProbeConfig, out: &Path, mode: StartMode, total: usize) -> 
             OpenMode::Fresh
         };
         let dir = RunDir::create(out, open)?;
-        checkpoint::remove(&dir);
+        checkpoint::remove(&dir)?;
         let info = RunInfo::new(RunKind::Llm, config, cfg.seed);
+        // run.json first: whatever happens next, the folder is a record that --force can
+        // replace and --resume can restart.
+        dir.write_run_info(&info)?;
         return Ok(Opened::Ready(dir, Box::new(info), None));
     }
     let dir = RunDir::create(out, OpenMode::Resume)?;
@@ -252,7 +302,9 @@ fn begin<M: CausalLm>(
                 dir.path().display(),
                 plan.episodes.len()
             );
-            (LossRecord::resume(dir, cfg.tasks, s)?, prior)
+            let losses = LossRecord::resume(dir, cfg.tasks, s)?;
+            checkpoint::check_losses(dir, state, &losses)?;
+            (losses, prior)
         }
         None => {
             let row0 = trainer.eval_losses()?;
@@ -392,14 +444,16 @@ fn conclude<M: CausalLm>(
     total: usize,
 ) -> Result<ProbeSummary> {
     let done = losses.done();
-    let interrupted = matches!(end, End::Interrupted);
+    let interrupted = matches!(end, End::Interrupted(_));
     let status = match end {
-        End::Interrupted => {
+        End::Interrupted(stop) => {
             checkpoint::save(dir, trainer, losses, recs)?;
             info.message = Some(format!(
-                "interrupted (Ctrl-C) after episode {done} of {total}; continue with --resume"
+                "stopped by {} after episode {done} of {total}; continue with --resume",
+                stop.name()
             ));
-            RunStatus::Running
+            info.finish(RunStatus::Interrupted);
+            RunStatus::Interrupted
         }
         end => {
             let complete = matches!(end, End::Complete);
@@ -407,7 +461,7 @@ fn conclude<M: CausalLm>(
             for r in recs.iter_mut() {
                 r.finish(&At { trainer, dir, done }, complete)?;
             }
-            checkpoint::remove(dir);
+            checkpoint::remove(dir)?;
             if let End::Diverged { episode, message } = end {
                 info.diverged_at_episode = Some(episode);
                 info.message = Some(message);

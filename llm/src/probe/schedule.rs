@@ -161,7 +161,13 @@ pub fn build_schedule(spec: &ScheduleSpec) -> Result<Vec<Vec<Episode>>> {
     }
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x0DDE_2000_0000_0002);
     let mut next_random = 0;
-    let mut out = Vec::with_capacity(spec.epochs);
+    let mut out = Vec::new();
+    out.try_reserve(spec.epochs).map_err(|_| {
+        ProbeError::Input(format!(
+            "--epochs {} is more than this machine can hold a schedule for",
+            spec.epochs
+        ))
+    })?;
     for e in 0..spec.epochs {
         let mut perm: Vec<usize> = (0..t).collect();
         match spec.order {

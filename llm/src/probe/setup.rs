@@ -4,9 +4,11 @@
 
 use std::path::PathBuf;
 
+use crate::model::config::GptNeoXConfig;
 use crate::model::load::{self, LoadedModel};
 use crate::model::presets::{self, ShapeOverrides};
 use crate::model::tokenizer::Tokenizer;
+use crate::probe::budget::{self, MemoryEstimate};
 use crate::probe::config::ProbeConfig;
 use crate::probe::documents::{self, TaskDoc};
 use crate::probe::error::{ProbeError, Result};
@@ -54,11 +56,94 @@ impl Plan {
     }
 }
 
-/// Validates `cfg`, fills in what depends on the model (lr, grads block, safe-point
-/// interval) and builds the plan.
-pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
+/// What a run would need, from the settings and the model's shape alone (nothing is
+/// allocated): `llm probe --dry-run`.
+pub struct DryRun {
+    pub device: tch::Device,
+    pub model: GptNeoXConfig,
+    pub episodes: f64,
+    pub estimate: MemoryEstimate,
+    /// `MemAvailable` now, where it can be read.
+    pub available: Option<f64>,
+}
+
+impl DryRun {
+    /// Whether the model lives in the machine's RAM.
+    pub fn on_cpu(&self) -> bool {
+        self.device == tch::Device::Cpu
+    }
+}
+
+/// Validates `cfg` and estimates the run's memory without allocating the model.
+pub fn dry_run(cfg: &ProbeConfig) -> Result<DryRun> {
     cfg.validate()?;
     let device = load::select_device(&cfg.device)?;
+    let model = planned_shape(cfg)?;
+    Ok(DryRun {
+        device,
+        episodes: budget::max_episodes(cfg),
+        estimate: budget::estimate(cfg, &model),
+        model,
+        available: budget::available_ram(),
+    })
+}
+
+/// Refuses a run whose estimate exceeds the memory this machine has available.
+fn check_memory(plan: &DryRun) -> Result<()> {
+    let need = plan.estimate.ram_bytes(plan.on_cpu());
+    let too_big = match plan.available {
+        Some(have) => need > have,
+        None => need > 1e18,
+    };
+    if too_big {
+        let have = plan.available.map_or_else(
+            || "far less".to_string(),
+            |b| format!("{} available", budget::human_bytes(b)),
+        );
+        return Err(ProbeError::TooBig(format!(
+            "the run needs {} of memory (largest: {}) and this machine has {have}; make it smaller (--epochs, --tasks, --context, --insert-random, --record, a smaller model); `llm probe --dry-run` prints the whole estimate",
+            budget::approx_bytes(need),
+            plan.estimate.largest(plan.on_cpu(), 3),
+        )));
+    }
+    Ok(())
+}
+
+/// The model's shape before anything is allocated: the preset's with the overrides, or
+/// the model directory's `config.json`, checked against its weight files.
+fn planned_shape(cfg: &ProbeConfig) -> Result<GptNeoXConfig> {
+    match &cfg.model {
+        Some(dir) => Ok(load::planned_config(dir)?),
+        None => {
+            let vocab = match cfg.tokenizer.as_deref().unwrap_or("bytes") {
+                "bytes" => 257,
+                spec => Tokenizer::from_spec(spec)?.vocab_size(),
+            };
+            Ok(presets::preset_config(
+                &cfg.preset,
+                &shape_overrides(cfg, vocab),
+            )?)
+        }
+    }
+}
+
+fn shape_overrides(cfg: &ProbeConfig, vocab: i64) -> ShapeOverrides {
+    ShapeOverrides {
+        width: cfg.width,
+        intermediate: cfg.intermediate_size,
+        depth: cfg.depth,
+        heads: cfg.heads,
+        vocab: Some(vocab),
+        context: Some(i64::try_from(cfg.tokens_kept().max(2048)).unwrap_or(i64::MAX)),
+    }
+}
+
+/// Validates `cfg`, checks that the run fits in memory, fills in what depends on the
+/// model (lr, grads block, safe-point interval) and builds the plan.
+pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
+    let dry = dry_run(cfg)?;
+    check_memory(&dry)?;
+    let device = dry.device;
     let (model, tokenizer) = model_and_tokenizer(cfg, device)?;
     cfg.lr = Some(cfg.resolved_lr());
     let layers = model.config.num_hidden_layers.max(1) as usize;
@@ -116,7 +201,7 @@ pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
         pad_id: tokenizer.pad_id(),
         seed: cfg.seed,
         epoch_ends: epoch_ends.clone(),
-        eval_logits_budget: 1 << 27,
+        eval_logits_budget: budget::EVAL_LOGITS_BUDGET,
     };
     Ok(Plan {
         tokenizer_desc: tokenizer.describe(),
@@ -155,17 +240,11 @@ fn model_and_tokenizer(cfg: &ProbeConfig, device: tch::Device) -> Result<(Loaded
         }
         None => {
             let tok = Tokenizer::from_spec(cfg.tokenizer.as_deref().unwrap_or("bytes"))?;
-            let shape = ShapeOverrides {
-                width: cfg.width,
-                intermediate: cfg.intermediate_size,
-                depth: cfg.depth,
-                heads: cfg.heads,
-                vocab: Some(match tok {
-                    Tokenizer::Bytes => 257,
-                    _ => tok.vocab_size(),
-                }),
-                context: Some(cfg.tokens_kept().max(2048) as i64),
+            let vocab = match tok {
+                Tokenizer::Bytes => 257,
+                _ => tok.vocab_size(),
             };
+            let shape = shape_overrides(cfg, vocab);
             let m = presets::from_preset(&cfg.preset, &shape, cfg.init, cfg.seed as i64, device)?;
             (m, tok)
         }

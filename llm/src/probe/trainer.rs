@@ -340,7 +340,10 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
             }
             LrSchedule::Cosine => {
                 let episodes = self.cfg.epoch_ends.last().copied().unwrap_or(1);
-                cosine(step as f64, (episodes * self.cfg.steps).max(1) as f64)
+                cosine(
+                    step as f64,
+                    (episodes as f64 * self.cfg.steps as f64).max(1.0),
+                )
             }
         }
     }
@@ -404,7 +407,12 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
         let mut rng =
             ChaCha8Rng::seed_from_u64(sub_seed(self.cfg.seed, STREAM_EPISODE, episode as u64));
         let epoch = self.epoch_of(episode);
-        self.train_steps(tokens, &mut rng, episode * self.cfg.steps, epoch)
+        self.train_steps(
+            tokens,
+            &mut rng,
+            episode.saturating_mul(self.cfg.steps),
+            epoch,
+        )
     }
 
     fn step_tensors(&self, x: &StepInput) -> (Tensor, Tensor, Tensor, Tensor) {
