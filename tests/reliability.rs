@@ -455,6 +455,20 @@ fn one_writer_per_record() {
     assert_eq!(run_json(&out)["status"], "complete");
 }
 
+/// Every file name under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
 fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
     for e in std::fs::read_dir(src).unwrap() {
@@ -775,4 +789,38 @@ fn messages_name_the_input_once() {
         assert_eq!(err.matches(needle).count(), 1, "said twice: {err}");
         assert!(!err.contains(absent) || absent == needle, "{err}");
     }
+}
+
+/// A full disk during a run: the record is marked `failed` with the error and what to do
+/// next, the error line says the same, and no temporary file is left behind. Needs a
+/// small tmpfs (root); where mounting is not allowed the test says so and checks nothing.
+#[test]
+fn a_full_disk_marks_the_record_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=160k", "tmpfs", &s(&mnt)])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|st| st.success());
+    if !mounted {
+        eprintln!("a_full_disk_marks_the_record_failed: cannot mount a tmpfs here (not root?); not run");
+        return;
+    }
+    let out = mnt.join("r");
+    // 25 056 parameters: each safe point writes a 100 KB parameter file, and the second
+    // one does not fit next to the first. Everything is read before unmounting.
+    let o = run(&probe(&out, &["--epochs", "3", "--checkpoint-every", "1"]), 120);
+    let info = std::fs::read(out.join("run.json"));
+    let leftovers: Vec<String> = walk(&out)
+        .into_iter()
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    let _ = Command::new("umount").arg(&mnt).status();
+    let err = assert_refused(&o, &["no space left", "marked failed"], None);
+    let info: serde_json::Value = serde_json::from_slice(&info.expect("run.json")).unwrap();
+    assert_eq!(info["status"], "failed", "{err}");
+    assert!(info["message"].as_str().unwrap().contains("--resume"), "{info}");
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
