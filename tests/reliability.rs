@@ -281,7 +281,16 @@ fn unbounded_inputs_are_refused_without_hanging() {
 #[test]
 fn start_up_leaves_nothing_or_a_record_the_tool_can_replace_or_resume() {
     let tmp = tempfile::tempdir().unwrap();
-    for (i, resume) in [false, true, false].into_iter().enumerate() {
+    for (i, (resume, signal)) in [
+        (false, "-KILL"),
+        (true, "-KILL"),
+        (false, "-KILL"),
+        (true, "-TERM"),
+        (false, "-INT"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let out = tmp.path().join(format!("r{i}"));
         if i == 2 {
             // --force over a complete record, killed at once: still replaceable.
@@ -290,7 +299,7 @@ fn start_up_leaves_nothing_or_a_record_the_tool_can_replace_or_resume() {
         }
         let mut args = probe(&out, &["--epochs", "40"]);
         args.push("--force".into());
-        let (_, _) = run_then_signal(&args, &out, |o| o.join("run.json").exists(), "-KILL");
+        let (_, _) = run_then_signal(&args, &out, |o| o.join("run.json").exists(), signal);
         let mut again = probe(&out, &["--epochs", "40"]);
         again.push(if resume { "--resume" } else { "--force" }.into());
         let o = run(&again, 120);
@@ -805,22 +814,55 @@ fn a_full_disk_marks_the_record_failed() {
         .status()
         .is_ok_and(|st| st.success());
     if !mounted {
-        eprintln!("a_full_disk_marks_the_record_failed: cannot mount a tmpfs here (not root?); not run");
+        eprintln!(
+            "a_full_disk_marks_the_record_failed: cannot mount a tmpfs here (not root?); not run"
+        );
         return;
     }
     let out = mnt.join("r");
     // 25 056 parameters: each safe point writes a 100 KB parameter file, and the second
     // one does not fit next to the first. Everything is read before unmounting.
-    let o = run(&probe(&out, &["--epochs", "3", "--checkpoint-every", "1"]), 120);
+    let o = run(
+        &probe(&out, &["--epochs", "3", "--checkpoint-every", "1"]),
+        120,
+    );
     let info = std::fs::read(out.join("run.json"));
     let leftovers: Vec<String> = walk(&out)
         .into_iter()
         .filter(|n| n.contains(".tmp-"))
         .collect();
+    // The toy: its points (11 × 25 × 400 values) do not fit; the record says failed.
+    let _ = std::fs::remove_dir_all(&out);
+    let toy_out = mnt.join("toy");
+    let toy = run_bounded(
+        BIN,
+        &[
+            "toy",
+            "simulate",
+            "--embed-dim",
+            "400",
+            "--out",
+            &s(&toy_out),
+        ],
+        120,
+    );
+    let toy_info = std::fs::read(toy_out.join("run.json"));
+    let toy_left: Vec<String> = walk(&toy_out)
+        .into_iter()
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
     let _ = Command::new("umount").arg(&mnt).status();
+    assert_refused(&toy, &["no space left"], None);
+    let toy_info: serde_json::Value =
+        serde_json::from_slice(&toy_info.expect("toy run.json")).unwrap();
+    assert_eq!(toy_info["status"], "failed");
+    assert!(toy_left.is_empty(), "temporary files left: {toy_left:?}");
     let err = assert_refused(&o, &["no space left", "marked failed"], None);
     let info: serde_json::Value = serde_json::from_slice(&info.expect("run.json")).unwrap();
     assert_eq!(info["status"], "failed", "{err}");
-    assert!(info["message"].as_str().unwrap().contains("--resume"), "{info}");
+    assert!(
+        info["message"].as_str().unwrap().contains("--resume"),
+        "{info}"
+    );
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }

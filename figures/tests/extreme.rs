@@ -56,11 +56,7 @@ fn check_svg(path: &Path) {
                     let a = a.unwrap_or_else(|e| panic!("{path:?}: bad attribute: {e}"));
                     let key = String::from_utf8(a.key.as_ref().to_vec()).unwrap();
                     let val = a.unescape_value().unwrap().to_string();
-                    let numeric = [
-                        "x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "width", "height",
-                        "points",
-                    ];
-                    if numeric.contains(&key.as_str()) {
+                    if common::NUMERIC_ATTRIBUTES.contains(&key.as_str()) {
                         for tok in val.split([' ', ',']).filter(|t| !t.is_empty()) {
                             let v: f64 = tok.parse().unwrap_or_else(|_| {
                                 panic!("{path:?}: {key}={val:?} is not numeric")

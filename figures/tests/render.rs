@@ -49,11 +49,7 @@ fn parse_svg(text: &str) -> Svg {
                     let a = a.expect("valid attribute");
                     let key = String::from_utf8(a.key.as_ref().to_vec()).unwrap();
                     let val = a.unescape_value().unwrap().to_string();
-                    let numeric = [
-                        "x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "width", "height",
-                        "points",
-                    ];
-                    if numeric.contains(&key.as_str()) {
+                    if common::NUMERIC_ATTRIBUTES.contains(&key.as_str()) {
                         for tok in val.split([' ', ',']).filter(|t| !t.is_empty()) {
                             let v: f64 = tok
                                 .parse()

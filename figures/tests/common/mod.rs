@@ -113,6 +113,11 @@ pub fn write_points(dir: &Path) {
 }
 
 /// The recorder arrays of an LLM record.
+/// The SVG attributes that hold coordinates or sizes (numbers, or number lists).
+pub const NUMERIC_ATTRIBUTES: &[&str] = &[
+    "x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "width", "height", "points",
+];
+
 pub const LLM_ARRAYS: &[&str] = &[
     "grad_cosine.npy",
     "pairwise.npy",
