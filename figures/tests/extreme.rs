@@ -254,11 +254,7 @@ fn extreme_toy_losses_are_drawn_or_noted() {
     for (set, both) in SETS.into_iter().flat_map(|s| [(s, false), (s, true)]) {
         let tmp = tempfile::tempdir().unwrap();
         let d = |n: &str| tmp.path().join(n);
-        write_run(&d("s0"), "toy", 0, false, &[], &["points.npy"]);
-        write_points(&d("s0"));
-        write_run(&d("s1"), "toy", 1, false, &[], &[]);
-        write_run(&d("shuf"), "toy", 0, true, &[], &[]);
-        write_run(&d("n20"), "toy", 0, false, &[("input-dim", json!(20))], &[]);
+        common::write_toy_set(tmp.path());
         rewrite(&d("s0"), "losses.npy", set);
         if both {
             rewrite(&d("s1"), "losses.npy", set);

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{write_llm_arrays, write_points, write_run, E, LLM_ARRAYS, T};
+use common::{write_llm_arrays, write_run, E, LLM_ARRAYS, T};
 use ndarray::Array2;
 use ndarray_npy::write_npy;
 use quick_xml::events::Event;
@@ -82,11 +82,7 @@ fn names(files: &[PathBuf]) -> Vec<String> {
 fn toy_runs_give_every_toy_figure() {
     let tmp = tempfile::tempdir().unwrap();
     let d = |n: &str| tmp.path().join(n);
-    write_run(&d("s0"), "toy", 0, false, &[], &["points.npy"]);
-    write_points(&d("s0"));
-    write_run(&d("s1"), "toy", 1, false, &[], &[]);
-    write_run(&d("shuf"), "toy", 0, true, &[], &[]);
-    write_run(&d("n20"), "toy", 0, false, &[("input-dim", json!(20))], &[]);
+    common::write_toy_set(tmp.path());
     write_run(&d("n40"), "toy", 0, false, &[("input-dim", json!(40))], &[]);
     let dirs = ["s0", "s1", "shuf", "n20", "n40"].map(d);
     let out = tmp.path().join("fig");

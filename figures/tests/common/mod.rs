@@ -113,6 +113,18 @@ pub fn write_points(dir: &Path) {
 }
 
 /// The recorder arrays of an LLM record.
+/// The toy records most figure tests start from, under `dir`: two seeds of the reference
+/// (`s0` with `points.npy`, `s1`), its shuffled twin (`shuf`) and one input-dim sweep
+/// member (`n20`).
+pub fn write_toy_set(dir: &Path) {
+    let d = |n: &str| dir.join(n);
+    write_run(&d("s0"), "toy", 0, false, &[], &["points.npy"]);
+    write_points(&d("s0"));
+    write_run(&d("s1"), "toy", 1, false, &[], &[]);
+    write_run(&d("shuf"), "toy", 0, true, &[], &[]);
+    write_run(&d("n20"), "toy", 0, false, &[("input-dim", json!(20))], &[]);
+}
+
 /// The SVG attributes that hold coordinates or sizes (numbers, or number lists).
 pub const NUMERIC_ATTRIBUTES: &[&str] = &[
     "x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "width", "height", "points",
