@@ -290,7 +290,17 @@ pub fn from_preset(
     seed: i64,
     device: Device,
 ) -> Result<LoadedModel> {
-    let config = preset_config(name, shape)?;
+    from_config(preset_config(name, shape)?, init, seed, device)
+}
+
+/// A fresh model of a validated shape (e.g. from [`preset_config`]), initialised as
+/// `init` says with `seed`.
+pub fn from_config(
+    config: GptNeoXConfig,
+    init: InitScheme,
+    seed: i64,
+    device: Device,
+) -> Result<LoadedModel> {
     if let InitScheme::Isotropic(s) = init {
         if !(s.is_finite() && s > 0.0) {
             return Err(LlmError::InvalidShape(format!(

@@ -65,6 +65,8 @@ pub struct DryRun {
     pub estimate: MemoryEstimate,
     /// `MemAvailable` now, where it can be read.
     pub available: Option<f64>,
+    /// A fresh model's tokenizer, read once for its vocabulary and kept for the run.
+    fresh_tokenizer: Option<Tokenizer>,
 }
 
 impl DryRun {
@@ -78,13 +80,14 @@ impl DryRun {
 pub fn dry_run(cfg: &ProbeConfig) -> Result<DryRun> {
     cfg.validate()?;
     let device = load::select_device(&cfg.device)?;
-    let model = planned_shape(cfg)?;
+    let (model, fresh_tokenizer) = planned_shape(cfg)?;
     Ok(DryRun {
         device,
         episodes: budget::max_episodes(cfg),
         estimate: budget::estimate(cfg, &model),
         model,
         available: budget::available_ram(),
+        fresh_tokenizer,
     })
 }
 
@@ -109,20 +112,20 @@ fn check_memory(plan: &DryRun) -> Result<()> {
     Ok(())
 }
 
-/// The model's shape before anything is allocated: the preset's with the overrides, or
-/// the model directory's `config.json`, checked against its weight files.
-fn planned_shape(cfg: &ProbeConfig) -> Result<GptNeoXConfig> {
+/// The model's shape before anything is allocated: the model directory's `config.json`,
+/// checked against its weight files; or the preset's with the overrides and the
+/// vocabulary of the tokenizer, which is returned too.
+fn planned_shape(cfg: &ProbeConfig) -> Result<(GptNeoXConfig, Option<Tokenizer>)> {
     match &cfg.model {
-        Some(dir) => Ok(load::planned_config(dir)?),
+        Some(dir) => Ok((load::planned_config(dir)?, None)),
         None => {
-            let vocab = match cfg.tokenizer.as_deref().unwrap_or("bytes") {
-                "bytes" => 257,
-                spec => Tokenizer::from_spec(spec)?.vocab_size(),
+            let tok = Tokenizer::from_spec(cfg.tokenizer.as_deref().unwrap_or("bytes"))?;
+            let vocab = match tok {
+                Tokenizer::Bytes => 257,
+                _ => tok.vocab_size(),
             };
-            Ok(presets::preset_config(
-                &cfg.preset,
-                &shape_overrides(cfg, vocab),
-            )?)
+            let shape = presets::preset_config(&cfg.preset, &shape_overrides(cfg, vocab))?;
+            Ok((shape, Some(tok)))
         }
     }
 }
@@ -143,8 +146,7 @@ fn shape_overrides(cfg: &ProbeConfig, vocab: i64) -> ShapeOverrides {
 pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
     let dry = dry_run(cfg)?;
     check_memory(&dry)?;
-    let device = dry.device;
-    let (model, tokenizer) = model_and_tokenizer(cfg, device)?;
+    let (model, tokenizer) = model_and_tokenizer(cfg, dry)?;
     cfg.lr = Some(cfg.resolved_lr());
     let layers = model.config.num_hidden_layers.max(1) as usize;
     if cfg.freeze_blocks > layers {
@@ -222,10 +224,12 @@ fn setting(key: &'static str, problem: String) -> ProbeError {
     ProbeError::Setting { key, problem }
 }
 
-/// The model (loaded, or a fresh preset) and the tokenizer, checked to fit each other.
-fn model_and_tokenizer(cfg: &ProbeConfig, device: tch::Device) -> Result<(LoadedModel, Tokenizer)> {
-    let (model, tokenizer) = match &cfg.model {
-        Some(dir) => {
+/// The model (loaded, or a fresh one of the planned shape) and the tokenizer, checked to
+/// fit each other.
+fn model_and_tokenizer(cfg: &ProbeConfig, plan: DryRun) -> Result<(LoadedModel, Tokenizer)> {
+    let device = plan.device;
+    let (model, tokenizer) = match (&cfg.model, plan.fresh_tokenizer) {
+        (Some(dir), _) => {
             let m = load::load_hf_dir(dir, device)?;
             let tok = match &cfg.tokenizer {
                 Some(spec) => Tokenizer::from_spec(spec)?,
@@ -238,14 +242,9 @@ fn model_and_tokenizer(cfg: &ProbeConfig, device: tch::Device) -> Result<(Loaded
             };
             (m, tok)
         }
-        None => {
-            let tok = Tokenizer::from_spec(cfg.tokenizer.as_deref().unwrap_or("bytes"))?;
-            let vocab = match tok {
-                Tokenizer::Bytes => 257,
-                _ => tok.vocab_size(),
-            };
-            let shape = shape_overrides(cfg, vocab);
-            let m = presets::from_preset(&cfg.preset, &shape, cfg.init, cfg.seed as i64, device)?;
+        (None, tok) => {
+            let tok = tok.ok_or_else(|| ProbeError::Model("no tokenizer planned".into()))?;
+            let m = presets::from_config(plan.model, cfg.init, cfg.seed as i64, device)?;
             (m, tok)
         }
     };
