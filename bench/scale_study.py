@@ -5,11 +5,11 @@ the online loss (mean over epochs 2..E of each task's loss just before its train
 the loss just after training on a task (how well a document is fitted, last epoch) and
 the forgetting peak (max loss between two visits, last full cycle).
 
-  scale_study.py OUT     (reads OUT/w<W>-d<D>-<order>-seed<S>/{run.json,losses.npy,order.npy})
+  scale_study.py SWEEP   (a `reawaken sweep` directory of sweeps/scale-study.toml: reads its
+                          sweep.json and each run's run.json, losses.npy, order.npy)
 """
 import json
 import os
-import re
 import sys
 from collections import defaultdict
 
@@ -28,11 +28,13 @@ def stats(vals):
 def main():
     out = sys.argv[1]
     groups = defaultdict(list)
-    for name in sorted(os.listdir(out)):
-        m = re.fullmatch(r"w(\d+)-d(\d+)-(cyclic|shuffled)-seed(\d+)", name)
-        if not m:
+    manifest = json.load(open(os.path.join(out, "sweep.json")))
+    for entry in manifest["runs"]:
+        v = entry["values"]
+        m = [None, v["width"], v["depth"], v["order"], entry["seed"]]
+        run = os.path.join(out, entry["record"])
+        if not os.path.exists(os.path.join(run, "run.json")):
             continue
-        run = os.path.join(out, name)
         info = json.load(open(os.path.join(run, "run.json")))
         if info.get("status") != "complete":
             continue

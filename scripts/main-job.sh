@@ -5,7 +5,9 @@
 #
 # Environment overrides: REAWAKEN_BIN (default target/release/reawaken),
 # RUNS_DIR (default runs), FIGURES_DIR (default figures/gallery), SKIP_LLM=1 (toy only).
-# Every run is written with --force, replacing the previous one.
+# The runs are two sweeps (sweeps/main-toy.toml, sweeps/main-llm.toml), each planned afresh
+# into $RUNS/<name> and run two at a time (the cores divided between them); their tables
+# (mean ± sd over seeds) are printed, their records rendered into the gallery.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,40 +21,29 @@ if [ ! -x "$BIN" ]; then
 fi
 mkdir -p "$RUNS" "$FIGS"
 start=$(date +%s)
-RUN_ARGS=()
+SWEEPS=()
 
-toy() { # toy <name> [flags...]
-    local name=$1
-    shift
-    "$BIN" toy simulate --out "$RUNS/$name" --force "$@" >/dev/null
-    RUN_ARGS+=(--run "$RUNS/$name")
-    echo "  $RUNS/$name"
+sweep() { # sweep <name> <spec> <jobs>: plans the spec afresh into $RUNS/<name> and runs it
+    local dir="$RUNS/$1"
+    rm -rf "$dir" # the main job shows this build's numbers: never reuse an older sweep
+    "$BIN" sweep plan "$2" --out "$dir" >/dev/null
+    "$BIN" sweep run "$dir" --jobs "$3"
+    "$BIN" sweep summary "$dir"
+    SWEEPS+=(--sweep "$dir")
 }
 
-echo "toy model: defaults (paper Fig. 10b, 11), seeds 0-2"
-for s in 0 1 2; do toy "toy-cyclic-seed$s" --seed "$s"; done
-echo "toy model: --order prequential-shuffled (the paper's control: document 1 stays first), seeds 0-2"
-for s in 0 1 2; do toy "toy-prequential-seed$s" --seed "$s" --order prequential-shuffled; done
-echo "toy model: sweep N = M (input-dim = embed-dim) in 20, 50, (100 = default), 200, 400 with lr = 1/N"
-for n in 20 50 200 400; do
-    lr=$(awk "BEGIN { print 1 / $n }")
-    for s in 0 1 2; do toy "toy-dim$n-seed$s" --seed "$s" --input-dim "$n" --embed-dim "$n" --lr "$lr"; done
-done
+echo "toy model: defaults (paper Fig. 10b, 11) cyclic vs prequential-shuffled, and N = M in 20, 50, 200, 400 with lr = 1/N; seeds 0-2 (sweeps/main-toy.toml)"
+sweep main-toy sweeps/main-toy.toml 2
 
 if [ "${SKIP_LLM:-0}" = 1 ]; then
     echo "LLM runs skipped (SKIP_LLM=1)"
 elif "$BIN" llm probe --help >/dev/null 2>&1; then
-    for order in cyclic prequential-shuffled; do
-        echo "LLM probe: built-in defaults, --order $order"
-        t0=$(date +%s)
-        "$BIN" llm probe --order "$order" --out "$RUNS/llm-$order" --force
-        echo "  $RUNS/llm-$order ($(($(date +%s) - t0)) s)"
-        RUN_ARGS+=(--run "$RUNS/llm-$order")
-    done
+    echo "LLM probe: built-in defaults, --order cyclic vs prequential-shuffled (sweeps/main-llm.toml)"
+    sweep main-llm sweeps/main-llm.toml 2
 else
     echo "LLM runs skipped: $BIN has no 'llm probe' subcommand (built without the llm feature / libtorch)"
 fi
 
 echo "figures -> $FIGS/"
-"$BIN" figures render "${RUN_ARGS[@]}" --out "$FIGS"
+"$BIN" figures render "${SWEEPS[@]}" --out "$FIGS"
 echo "main job done in $(($(date +%s) - start)) s"

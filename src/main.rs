@@ -29,6 +29,23 @@ enum Command {
     /// Render the paper's figures as SVG from run records.
     #[command(subcommand)]
     Figures(FiguresCommand),
+    /// The paper's comparisons: settings x seeds, run here or as a Slurm job array.
+    #[command(subcommand)]
+    Sweep(SweepCommand),
+}
+
+#[derive(Subcommand)]
+enum SweepCommand {
+    /// Check every point of a sweep spec and write the sweep directory (manifest, configs, Slurm script).
+    Plan(reawaken::cli::sweep::PlanArgs),
+    /// Run the runs that have work left on this machine, N at a time.
+    Run(reawaken::cli::sweep::RunArgs),
+    /// Submit the runs that have work left as a Slurm job array.
+    Submit(reawaken::cli::sweep::SubmitArgs),
+    /// The state of every run (pending, running, complete, diverged, failed, interrupted).
+    Status(reawaken::cli::sweep::StatusArgs),
+    /// Write summary.csv and print mean ± sd over seeds per condition.
+    Summary(reawaken::cli::sweep::SummaryArgs),
 }
 
 #[derive(Subcommand)]
@@ -91,6 +108,16 @@ fn main() -> std::process::ExitCode {
         #[cfg(feature = "llm")]
         Command::Llm(LlmCommand::Probe(args)) => reawaken::cli::llm::run(*args, given),
         Command::Figures(FiguresCommand::Render(args)) => reawaken::cli::figures::run(args),
+        Command::Sweep(cmd) => {
+            use reawaken::cli::sweep;
+            match cmd {
+                SweepCommand::Plan(a) => sweep::plan(a),
+                SweepCommand::Run(a) => sweep::run(a),
+                SweepCommand::Submit(a) => sweep::submit(a),
+                SweepCommand::Status(a) => sweep::status(a),
+                SweepCommand::Summary(a) => sweep::summary(a),
+            }
+        }
     };
     reawaken::cli::exit_code(result)
 }

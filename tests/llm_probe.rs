@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_reawaken");
+use reawaken_testkit::cli::TEST_THREADS;
 
 /// A tiny, fast configuration (CPU, 2 threads).
 fn tiny_args(out: &Path) -> Vec<String> {
@@ -21,6 +22,7 @@ fn run(args: &[String]) -> std::process::Output {
     Command::new(BIN)
         .args(args)
         .env("RUST_LOG", "warn")
+        .env("OMP_NUM_THREADS", TEST_THREADS)
         .output()
         .expect("binary runs")
 }
@@ -78,6 +80,7 @@ fn run_and_signal(
 ) -> std::process::ExitStatus {
     let mut child = Command::new(BIN)
         .args(args)
+        .env("OMP_NUM_THREADS", TEST_THREADS)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -475,6 +478,52 @@ fn cpu_thread_count_is_recorded() {
         .expect("binary runs");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(run_json(&out)["cpu_threads"], 1);
+}
+
+/// A probe started beside a run that holds every core uses the cores left (one thread
+/// when none is) instead of spinning against it, says so, and records its count.
+#[test]
+fn a_probe_beside_a_busy_one_uses_the_free_cores() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        eprintln!(
+            "SKIPPED a_probe_beside_a_busy_one_uses_the_free_cores: needs 2 cores, has {cores}"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (busy, beside) = (tmp.path().join("busy"), tmp.path().join("beside"));
+    let small = "--width 32 --depth 1 --heads 4 --tasks 2 --context 8 --steps 1 --record none";
+    let mut holder = Command::new(BIN)
+        .args(probe_args(&format!("{small} --epochs 100000"), &busy))
+        .env("OMP_NUM_THREADS", cores.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while episodes_done(&busy) < 1 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = Command::new(BIN)
+        .args(probe_args(&format!("{small} --epochs 2"), &beside))
+        .env("RUST_LOG", "warn")
+        .env_remove("OMP_NUM_THREADS")
+        .output()
+        .expect("binary runs");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let threads = run_json(&beside)["cpu_threads"].as_u64().unwrap();
+    assert!(
+        threads >= 1 && (threads as usize) < cores,
+        "{threads} threads beside a run holding all {cores} cores"
+    );
+    assert!(
+        stderr(&o).contains("in use by other reawaken runs"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 fn npy_f64(path: &Path) -> ndarray::Array2<f64> {

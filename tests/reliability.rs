@@ -53,6 +53,7 @@ fn run_then_signal(
     let mut child = Command::new(BIN)
         .args(args)
         .env("RUST_LOG", "warn")
+        .env("OMP_NUM_THREADS", reawaken_testkit::cli::TEST_THREADS)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -428,6 +429,7 @@ fn one_writer_per_record() {
     let long = probe(&out, &["--epochs", "100000", "--checkpoint-every", "1"]);
     let mut child = Command::new(BIN)
         .args(&long)
+        .env("OMP_NUM_THREADS", reawaken_testkit::cli::TEST_THREADS)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -3,13 +3,15 @@
 //! anticipatory recovery ([`metrics`]: recovery score, shift-averaged and online loss),
 //! [`pca`], cosine similarity and trajectory residuals ([`similarity`]), and the
 //! settings mechanism of the commands ([`settings`]: TOML files, config diffs, the keys
-//! that do not define a condition).
+//! that do not define a condition), stop signals ([`interrupt`]) and the CPU cores
+//! concurrent runs share ([`cpus`]).
 //!
 //! Pure `ndarray`: no libtorch and no plotting here. The toy model, the LLM probe and
 //! the figures depend on this crate; it depends on none of them. See
 //! docs/architecture.md for the data flow.
 
 pub mod choice;
+pub mod cpus;
 pub mod interrupt;
 pub mod metrics;
 pub mod pca;

@@ -191,6 +191,16 @@ fn process_alive(pid: u32) -> bool {
     !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
+/// The pid of the live process writing the record in `dir`, if one holds its lock (a
+/// lock left by a dead process does not count).
+pub fn writer_pid(dir: &Path) -> Option<u32> {
+    let pid = bounded_read(&dir.join(LOCK), 64)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| t.trim().parse::<u32>().ok())?;
+    process_alive(pid).then_some(pid)
+}
+
 /// Takes the lock of the record directory `dir` (which exists).
 fn take_lock(dir: &Path) -> Result<Writer, RecordError> {
     let lock = dir.join(LOCK);

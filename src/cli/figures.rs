@@ -18,18 +18,50 @@ use std::time::Instant;
 pub struct RenderArgs {
     /// A run record directory (from `toy simulate` or `llm probe`). Repeat for several runs;
     /// the first run of each kind is the reference for comparisons and sweeps.
-    #[arg(long = "run", value_name = "DIR", required = true)]
+    #[arg(long = "run", value_name = "DIR", required_unless_present = "sweeps")]
     pub runs: Vec<PathBuf>,
-    /// Output directory for the SVG files [default: <first run>/figures].
+    /// A sweep directory (`reawaken sweep plan`): its complete runs, in the sweep's order
+    /// (the first point is the reference), after any --run given. Repeat for several.
+    #[arg(long = "sweep", value_name = "DIR")]
+    pub sweeps: Vec<PathBuf>,
+    /// Output directory for the SVG files [default: <sweep>/figures, else <first run>/figures].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
 
-pub fn run(args: RenderArgs) -> anyhow::Result<()> {
+pub fn run(mut args: RenderArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    let out = match &args.out {
-        Some(o) => o.clone(),
-        None => args.runs[0].join("figures"),
+    for dir in &args.sweeps {
+        let sweep = reawaken_sweep::Sweep::open(dir)?;
+        let states = reawaken_sweep::status::states(&sweep);
+        let complete: Vec<PathBuf> = sweep
+            .manifest
+            .runs
+            .iter()
+            .zip(&states)
+            .filter(|(_, s)| **s == reawaken_sweep::RunState::Complete)
+            .map(|(e, _)| sweep.path(&e.record))
+            .collect();
+        if complete.is_empty() {
+            anyhow::bail!(
+                "no complete run in the sweep {} yet (reawaken sweep status {})",
+                dir.display(),
+                dir.display()
+            );
+        }
+        if complete.len() < states.len() {
+            eprintln!(
+                "note: {} of the sweep's {} runs are complete; drawing those",
+                complete.len(),
+                states.len()
+            );
+        }
+        args.runs.extend(complete);
+    }
+    let out = match (&args.out, args.sweeps.first()) {
+        (Some(o), _) => o.clone(),
+        (None, Some(s)) => s.join("figures"),
+        (None, None) => args.runs[0].join("figures"),
     };
     let done = reawaken_figures::render(&args.runs, &out)?;
     for (dir, why) in &done.skipped {

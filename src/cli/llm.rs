@@ -33,7 +33,9 @@ use reawaken_llm::probe::{run_probe, ProbeConfig, ProbeError, ProbeSummary, Star
 
 Record files (numpy.load): losses.npy (episodes+1, T), order.npy, tasks.json, \
 grad_cosine.npy, pairwise.npy, weights*.npy, acts*.npy, run.json (config, status, metrics).
-Several probes at once on one machine: give each OMP_NUM_THREADS=cores/k (see docs/llm-probe.md)."
+Several probes at once: without OMP_NUM_THREADS a probe uses one thread per core no other \
+reawaken run holds (recorded in run.json cpu_threads); OMP_NUM_THREADS=k fixes the count; for \
+many runs use `reawaken sweep run --jobs N` (docs/sweeps.md)."
 )]
 pub struct ProbeArgs {
     /// TOML file of settings (keys = flag names); flags override it.

@@ -10,6 +10,7 @@
 pub mod figures;
 #[cfg(feature = "llm")]
 pub mod llm;
+pub mod sweep;
 pub mod toy;
 
 use std::path::Path;

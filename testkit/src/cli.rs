@@ -5,12 +5,14 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs `bin args` with `RUST_LOG=warn` and no backtraces; kills it and panics if it runs
-/// longer than `secs` (a hang is a failure, never a stuck test).
+/// Runs `bin args` with `RUST_LOG=warn`, no backtraces and one CPU thread
+/// ([`TEST_THREADS`]); kills it and panics if it runs longer than `secs` (a hang is a
+/// failure, never a stuck test).
 pub fn run_bounded(bin: &str, args: &[&str], secs: u64) -> Output {
     let mut child = Command::new(bin)
         .args(args)
         .env("RUST_LOG", "warn")
+        .env("OMP_NUM_THREADS", TEST_THREADS)
         .env_remove("RUST_BACKTRACE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -33,6 +35,25 @@ pub fn run_bounded(bin: &str, args: &[&str], secs: u64) -> Output {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The CPU threads of every probe a test starts (`OMP_NUM_THREADS`): the tests of one
+/// binary run side by side, and a probe without a given thread count uses as many
+/// threads as cores are free, so its last bits would depend on which other tests run
+/// at the same moment. With one thread each they neither spin against each other nor
+/// differ from run to run.
+pub const TEST_THREADS: &str = "1";
+
+/// [`run_bounded`], which must succeed; returns stdout.
+pub fn run_ok(bin: &str, args: &[&str], secs: u64) -> String {
+    let o = run_bounded(bin, args, secs);
+    assert!(
+        o.status.success(),
+        "`reawaken {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Exit status ≠ 0 (and not 101, a panic), stderr holds every needle (any case), no panic

@@ -3,6 +3,7 @@
 //! - [`cli`]: running the real binary bounded in time, and the checks of a refused input;
 //! - [`alloc`]: a counting global allocator, to assert that a reader never asks for an
 //!   absurd allocation on malformed input;
+//! - [`sweep`]: waiting on runs and comparing two records' arrays byte for byte;
 //! - [`fuzz`]: the proptest runner settings, byte mutations of valid files and the
 //!   strings that tend to break parsers;
 //! - [`npy_v1`]: hand-written `.npy` files whose header may lie;
@@ -12,6 +13,7 @@
 pub mod alloc;
 pub mod cli;
 pub mod fuzz;
+pub mod sweep;
 
 use std::path::PathBuf;
 

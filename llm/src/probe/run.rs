@@ -17,6 +17,7 @@ use crate::probe::progress;
 use crate::probe::recorders::{self, At, Recorder};
 use crate::probe::setup::{self, Plan};
 use crate::probe::trainer::{CausalLm, Trainer};
+use reawaken_analysis::cpus::{self, CpuLease};
 use reawaken_analysis::interrupt::Stop;
 
 /// How the record directory is opened.
@@ -88,12 +89,52 @@ pub fn run_probe(
             stop.name()
         )));
     }
+    let _cores = claim_cores(&plan, out, mode);
     let total = plan.episodes.len();
     let (dir, info, resume) = match open_record(&cfg, out, mode, total)? {
         Opened::AlreadyComplete(summary) => return Ok(summary),
         Opened::Ready(dir, info, resume) => (dir, *info, resume),
     };
     train(&cfg, &plan, &dir, info, resume, t0, show_progress).map_err(|e| mark_failed(&dir, e))
+}
+
+/// The CPU threads of a CPU run (`reawaken_analysis::cpus`; docs/llm-probe.md, "Several
+/// runs at once"): `OMP_NUM_THREADS` when given; when resuming, the count the run started
+/// with, so that it continues bit for bit; otherwise one per free core (every core on a
+/// machine where no other reawaken run holds any, at least one), so that a second run
+/// started beside a first does not spin against it. The cores used are held until the
+/// run ends.
+fn claim_cores(plan: &Plan, out: &Path, mode: StartMode) -> Option<CpuLease> {
+    if plan.model.device() != tch::Device::Cpu {
+        return None;
+    }
+    let given = std::env::var("OMP_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0);
+    if let Some(n) = given {
+        return Some(cpus::take_free(n));
+    }
+    let started_with = match mode {
+        StartMode::Resume => record::read_json::<RunInfo>(out.join(record::RUN_JSON))
+            .ok()
+            .and_then(|i| i.extra.get("cpu_threads").and_then(|v| v.as_u64()))
+            .map(|n| n as usize)
+            .filter(|&n| n > 0),
+        _ => None,
+    };
+    let lease = cpus::take_free(started_with.unwrap_or_else(cpus::cores));
+    let threads = started_with.unwrap_or_else(|| lease.held().max(1));
+    if started_with.is_none() && threads < cpus::cores() {
+        tracing::warn!(
+            "{} of the {} CPU cores are in use by other reawaken runs {:?}: this run uses {threads} thread(s) so as not to spin against them (recorded in run.json cpu_threads; OMP_NUM_THREADS fixes the count)",
+            cpus::cores() - lease.held(),
+            cpus::cores(),
+            cpus::holders(cpus::cores())
+        );
+    }
+    tch::set_num_threads(threads as i32);
+    Some(lease)
 }
 
 /// The run from an opened record to its end (the episode loop).
