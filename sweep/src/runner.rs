@@ -197,11 +197,9 @@ fn spawn(
 ) -> Result<(Child, &'static str)> {
     let record = sweep.path(&entry.record);
     let command = sweep.manifest.command;
+    clear_stub(&record);
     let (flag, how) = match state {
-        RunState::Pending => {
-            clear_stub(&record);
-            (None, "start")
-        }
+        RunState::Pending => (None, "start"),
         RunState::Interrupted { .. } if command.resumes() => (Some("--resume"), "resume"),
         _ => (Some("--force"), "restart"),
     };
@@ -262,7 +260,8 @@ fn spawn(
 }
 
 /// A record directory that a run created but left before writing `run.json` holds only
-/// the tool's manifest and lock: removed, so that the run can start afresh.
+/// the tool's manifest and lock: those are removed, so that the run can start afresh
+/// (neither `--force` nor a fresh start accepts such a directory).
 fn clear_stub(record: &Path) {
     use reawaken_analysis::record::{LOCK, MANIFEST};
     let Ok(entries) = std::fs::read_dir(record) else {
@@ -314,5 +313,29 @@ fn outcome(sweep: &Sweep, entry: &RunEntry, status: std::process::ExitStatus) ->
         }
         RunState::Failed { reason } if reason.is_empty() => RunState::Failed { reason: from_log() },
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stub_record_is_cleared_but_a_real_one_is_left_alone() {
+        use reawaken_analysis::record::{LOCK, MANIFEST, RUN_JSON};
+        let tmp = tempfile::tempdir().unwrap();
+        let stub = tmp.path().join("stub");
+        std::fs::create_dir(&stub).unwrap();
+        std::fs::write(stub.join(MANIFEST), "run.json\n").unwrap();
+        std::fs::write(stub.join(LOCK), "999999999").unwrap();
+        clear_stub(&stub);
+        assert_eq!(std::fs::read_dir(&stub).unwrap().count(), 0);
+        let real = tmp.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::fs::write(real.join(MANIFEST), "run.json\n").unwrap();
+        std::fs::write(real.join(RUN_JSON), "{}").unwrap();
+        clear_stub(&real);
+        assert!(real.join(MANIFEST).is_file() && real.join(RUN_JSON).is_file());
+        clear_stub(&tmp.path().join("missing")); // nothing there: nothing to do
     }
 }
