@@ -194,11 +194,15 @@ fn process_alive(pid: u32) -> bool {
 /// The pid of the live process writing the record in `dir`, if one holds its lock (a
 /// lock left by a dead process does not count).
 pub fn writer_pid(dir: &Path) -> Option<u32> {
-    let pid = bounded_read(&dir.join(LOCK), 64)
+    lock_pid(&dir.join(LOCK)).filter(|&pid| process_alive(pid))
+}
+
+/// The pid written in a lock file, if it holds one.
+fn lock_pid(lock: &Path) -> Option<u32> {
+    bounded_read(lock, 64)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|t| t.trim().parse::<u32>().ok())?;
-    process_alive(pid).then_some(pid)
+        .and_then(|t| t.trim().parse::<u32>().ok())
 }
 
 /// Takes the lock of the record directory `dir` (which exists).
@@ -218,10 +222,7 @@ fn take_lock(dir: &Path) -> Result<Writer, RecordError> {
                 });
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let holder = bounded_read(&lock, 64)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .and_then(|t| t.trim().parse::<u32>().ok());
+                let holder = lock_pid(&lock);
                 match holder {
                     Some(pid) if pid != std::process::id() && process_alive(pid) => {
                         return Err(RecordError::Locked {

@@ -168,7 +168,7 @@ pub fn available_cpus() -> usize {
     slurm
         .flatten()
         .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(reawaken_analysis::cpus::cores)
 }
 
 #[cfg(test)]
