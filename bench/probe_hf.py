@@ -94,10 +94,10 @@ def main():
         make_model(args)
         return
 
-    from transformers import GPTNeoXForCausalLM
+    from transformers import AutoModelForCausalLM
 
     t0 = time.time()
-    model = GPTNeoXForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
     model.train()
     if args.tokenizer == "bytes":
         encode = lambda s: list(s.encode("utf-8"))

@@ -316,60 +316,137 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Same loss matrix as bench/probe_hf.py (Transformers, per-document evaluation, batch 1)
-/// on the parity fixture: T=6, C=48, M=3, E=2, SGD lr 1e-2, first 6 built-in documents.
-/// The reference matrix was produced by that script (see tests/llm_probe_fixtures/README.md).
-#[test]
-fn loss_matrix_matches_transformers_protocol() {
+/// Max relative difference between our loss matrix and the Transformers protocol's
+/// (bench/probe_hf.py: per-document evaluation, batch 1) on a parity fixture: T=6, C=48,
+/// M=3, E=2, SGD lr 1e-2, first 6 built-in documents. The reference matrices were produced
+/// by that script (see tests/llm_probe_fixtures/README.md).
+fn loss_matrix_difference(fixture: &str, reference: &str) -> f32 {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("parity");
-    let args: Vec<String> = [
-        "llm",
-        "probe",
-        "--device",
-        "cpu",
-        "--model",
-        &repo()
-            .join("tests/fixtures/neox-parallel")
-            .display()
-            .to_string(),
-        "--docs",
-        &repo().join("llm/corpus/builtin.txt").display().to_string(),
-        "--sample",
-        "first",
-        "--tasks",
-        "6",
-        "--context",
-        "48",
-        "--steps",
-        "3",
-        "--epochs",
-        "2",
-        "--optimizer",
-        "sgd",
-        "--lr",
-        "1e-2",
-        "--record",
-        "none",
-        "--out",
-        &out.display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let o = run(&args);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let model = repo().join("tests/fixtures").join(fixture);
+    let docs = repo().join("llm/corpus/builtin.txt");
+    let flags = format!(
+        "--model {} --docs {} --sample first --tasks 6 --context 48 --steps 3 --epochs 2 --optimizer sgd --lr 1e-2 --record none",
+        model.display(),
+        docs.display()
+    );
+    let o = run(&probe_args(&flags, &out));
+    assert!(o.status.success(), "{fixture}: {}", stderr(&o));
     let (shape, ours) = read_npy_f32(&out.join("losses.npy"));
-    let (hshape, hf) =
-        read_npy_f32(&repo().join("tests/llm_probe_fixtures/hf_losses_t6_c48_m3_e2.npy"));
+    let (hshape, hf) = read_npy_f32(&repo().join("tests/llm_probe_fixtures").join(reference));
     assert_eq!(shape, vec![13, 6]);
     assert_eq!(shape, hshape);
     let mut worst = 0f32;
     for (a, b) in ours.iter().zip(&hf) {
         worst = worst.max((a - b).abs() / b.abs());
     }
-    eprintln!("max relative difference to Transformers: {worst:e}");
+    eprintln!("{fixture}: max relative difference to Transformers: {worst:e}");
+    worst
+}
+
+#[test]
+fn loss_matrix_matches_transformers_protocol() {
+    let worst = loss_matrix_difference("neox-parallel", "hf_losses_t6_c48_m3_e2.npy");
     assert!(worst < 1e-3, "max relative difference {worst}");
+}
+
+/// GPT-2, Llama, Qwen2 and Mistral run the same protocol to the same loss matrix.
+#[test]
+fn every_familys_loss_matrix_matches_transformers_protocol() {
+    for family in ["gpt2", "llama", "qwen2", "mistral"] {
+        let worst = loss_matrix_difference(family, &format!("hf_losses_{family}_t6_c48_m3_e2.npy"));
+        assert!(worst < 1e-3, "{family}: max relative difference {worst}");
+    }
+}
+
+/// Every recorder and every variant (frozen blocks, masking, random window) on every
+/// family: the run completes with finite arrays, the recorders resolve the family's own
+/// names (the default `attention.*` and `embed_out.weight` included), and the frozen
+/// first block and embeddings do not move while the last block does.
+#[test]
+fn every_family_runs_every_recorder_and_variant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = repo().join("llm/corpus/builtin.txt");
+    // (fixture, first block's prefix, last block's prefix, attention module, PCA matrix)
+    let families = [
+        (
+            "neox-parallel",
+            "gpt_neox.layers.0.",
+            "gpt_neox.layers.2.",
+            ".attention.",
+            "embed_out.weight",
+        ),
+        (
+            "gpt2",
+            "transformer.h.0.",
+            "transformer.h.2.",
+            ".attn.",
+            "transformer.wte.weight",
+        ),
+        (
+            "llama",
+            "model.layers.0.",
+            "model.layers.2.",
+            ".self_attn.",
+            "lm_head.weight",
+        ),
+        (
+            "qwen2",
+            "model.layers.0.",
+            "model.layers.2.",
+            ".self_attn.",
+            "model.embed_tokens.weight",
+        ),
+        (
+            "mistral",
+            "model.layers.0.",
+            "model.layers.1.",
+            ".self_attn.",
+            "lm_head.weight",
+        ),
+    ];
+    for (fixture, first, last, attention, pca) in families {
+        for (param, frozen) in [(first, true), (last, false)] {
+            let out = tmp.path().join(format!("{fixture}-{frozen}"));
+            let flags = format!(
+                "--model {} --docs {} --tasks 4 --context 24 --steps 2 --epochs 3 --lr 0.02 --record all --pairwise-epoch 2 --freeze-blocks 1 --mask-prob 0.2 --window-shift 4 --weights-param {param}*",
+                repo().join("tests/fixtures").join(fixture).display(),
+                docs.display()
+            );
+            let o = run(&probe_args(&flags, &out));
+            assert!(o.status.success(), "{fixture}: {}", stderr(&o));
+            let info = run_json(&out);
+            assert_eq!(info["status"], "complete", "{fixture}");
+            for f in ARRAYS {
+                let (_, v) = read_npy_any(&out.join(f));
+                // A frozen parameter has zero residuals, whose cosines are undefined (NaN).
+                let defined = !(frozen && f.starts_with("weights_residual"));
+                assert!(
+                    !v.is_empty() && (!defined || v.iter().all(|x| x.is_finite())),
+                    "{fixture}: {f}"
+                );
+            }
+            let names = |key: &str| -> Vec<String> {
+                serde_json::from_value(info["recorders"][key].clone())
+                    .or_else(|_| serde_json::from_value(info[key].clone()))
+                    .unwrap_or_else(|_| panic!("run.json has no {key}: {info}"))
+            };
+            let grads = names("grads_params");
+            assert!(
+                !grads.is_empty() && grads.iter().all(|n| n.contains(attention)),
+                "{fixture}: {grads:?}"
+            );
+            assert_eq!(names("pca_params"), [pca], "{fixture}");
+            let moved: ndarray::Array1<f32> =
+                ndarray_npy::read_npy(out.join("weights_update_norm.npy")).unwrap();
+            let total: f32 = moved.iter().map(|x| x.abs()).sum();
+            if frozen {
+                assert_eq!(total, 0.0, "{fixture}: frozen {param} moved");
+            } else {
+                assert!(total > 0.0, "{fixture}: {param} did not train");
+            }
+        }
+    }
 }
 
 /// `--preset` keeps the preset's own shape; the default 128/2/4 shape belongs to the
@@ -524,6 +601,23 @@ fn a_probe_beside_a_busy_one_uses_the_free_cores() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Any record array (float32, float64 or int64, any rank) as float64 values.
+fn read_npy_any(path: &Path) -> (Vec<usize>, Vec<f64>) {
+    use ndarray::ArrayD;
+    if let Ok(a) = ndarray_npy::read_npy::<_, ArrayD<f32>>(path) {
+        return (
+            a.shape().to_vec(),
+            a.iter().map(|&x| f64::from(x)).collect(),
+        );
+    }
+    if let Ok(a) = ndarray_npy::read_npy::<_, ArrayD<f64>>(path) {
+        return (a.shape().to_vec(), a.iter().copied().collect());
+    }
+    let a: ArrayD<i64> =
+        ndarray_npy::read_npy(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (a.shape().to_vec(), a.iter().map(|&x| x as f64).collect())
 }
 
 fn npy_f64(path: &Path) -> ndarray::Array2<f64> {

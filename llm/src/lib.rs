@@ -1,7 +1,8 @@
 //! `reawaken-llm`: the LLM half of reawaken, on tch/libtorch.
 //!
-//! - [`model`]: GPT-NeoX (Pythia) — its `config.json`, the network, loading and saving
-//!   Hugging Face directories, the Pythia presets for fresh models, tokenizers.
+//! - [`model`]: the model families — GPT-NeoX (Pythia), GPT-2, Llama / Qwen2 / Mistral —
+//!   their `config.json`s and networks behind one interface ([`Model`], [`ModelConfig`]),
+//!   loading and saving Hugging Face directories, presets for fresh models, tokenizers.
 //! - [`probe`]: `llm probe`, the paper's cyclic fine-tuning protocol, in the order the
 //!   data flows: documents → schedule → trainer → recorders → run record.
 //!
@@ -13,7 +14,10 @@ pub mod probe;
 
 pub use model::config::GptNeoXConfig;
 pub use model::error::LlmError;
-pub use model::gpt_neox::{lm_loss, GptNeoX};
+pub use model::family::{lm_loss, Model, ModelConfig, ParamLayout};
+pub use model::gpt2::Gpt2Config;
+pub use model::gpt_neox::GptNeoX;
+pub use model::llama::LlamaConfig;
 pub use model::load::{
     load_hf_dir, load_hf_dir_with, save_hf_dir, select_device, DType, LoadedModel,
 };

@@ -212,10 +212,10 @@ fn config_weights_mismatch_is_reported() {
 fn unsupported_architecture_is_reported() {
     let tmp = copy_fixture(false);
     edit_config(tmp.path(), |c| {
-        c.insert("model_type".into(), "llama".into());
+        c.insert("model_type".into(), "t5".into());
         c.insert(
             "architectures".into(),
-            serde_json::json!(["LlamaForCausalLM"]),
+            serde_json::json!(["T5ForConditionalGeneration"]),
         );
     });
     let e = load_err(tmp.path());
@@ -223,7 +223,22 @@ fn unsupported_architecture_is_reported() {
         matches!(e, LlmError::UnsupportedArchitecture { .. }),
         "{e:?}"
     );
-    assert_names(&e, &["config.json", "llama"]);
+    // One sentence: what was found and what is supported.
+    assert_names(
+        &e,
+        &["config.json", "t5", "gpt_neox, gpt2, llama, qwen2, mistral"],
+    );
+    edit_config(tmp.path(), |c| {
+        c.insert("model_type".into(), "llama".into());
+        c.insert(
+            "architectures".into(),
+            serde_json::json!(["LlamaForSequenceClassification"]),
+        );
+    });
+    assert_names(
+        &load_err(tmp.path()),
+        &["LlamaForSequenceClassification", "LlamaForCausalLM"],
+    );
     edit_config(tmp.path(), |c| {
         c.insert("model_type".into(), "gpt_neox".into());
         c.insert(

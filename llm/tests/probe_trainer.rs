@@ -47,7 +47,7 @@ fn docs() -> Vec<Vec<i64>> {
     .collect()
 }
 
-fn params_flat(t: &Trainer<'_, reawaken_llm::model::gpt_neox::GptNeoX>) -> Tensor {
+fn params_flat(t: &Trainer<'_, reawaken_llm::LoadedModel>) -> Tensor {
     let v: Vec<Tensor> = t
         .params()
         .iter()
@@ -59,7 +59,7 @@ fn params_flat(t: &Trainer<'_, reawaken_llm::model::gpt_neox::GptNeoX>) -> Tenso
 #[test]
 fn batched_eval_equals_one_by_one() {
     let m = tiny(0);
-    let t = Trainer::new(&m.model, cfg(Optim::Sgd, 1e-2), docs()).unwrap();
+    let t = Trainer::new(&m, cfg(Optim::Sgd, 1e-2), docs()).unwrap();
     let a = t.eval_losses().unwrap();
     let b = t.eval_losses_one_by_one().unwrap();
     assert_eq!(a.len(), 4);
@@ -76,7 +76,7 @@ fn batched_eval_equals_one_by_one() {
     // A tiny logits budget forces one document per chunk: same numbers.
     let mut c = cfg(Optim::Sgd, 1e-2);
     c.eval_logits_budget = 1;
-    let t2 = Trainer::new(&m.model, c, docs()).unwrap();
+    let t2 = Trainer::new(&m, c, docs()).unwrap();
     let a2 = t2.eval_losses().unwrap();
     for (x, y) in a2.iter().zip(&b) {
         assert!((x - y).abs() <= 1e-5 * y.abs().max(1.0));
@@ -88,7 +88,7 @@ fn sgd_step_is_plain_gradient_descent() {
     let m = tiny(1);
     let mut c = cfg(Optim::Sgd, 0.05);
     c.steps = 1;
-    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let t = Trainer::new(&m, c, docs()).unwrap();
     let doc = &docs()[0];
     // Reference gradient from the unpadded loss (padding must not change it).
     let loss = t.sequence_loss(doc).unwrap();
@@ -120,7 +120,7 @@ fn adam_state_is_reset_every_document() {
     let m = tiny(2);
     let mut c = cfg(Optim::Adam, 1e-3);
     c.steps = 1;
-    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let t = Trainer::new(&m, c, docs()).unwrap();
     let snap = t.snapshot();
     let p0 = params_flat(&t);
     t.train_episode(&docs()[0], 0).unwrap();
@@ -145,7 +145,7 @@ fn adam_state_is_reset_every_document() {
 #[test]
 fn save_load_restores_exactly_and_pairwise_restores_parameters() {
     let m = tiny(3);
-    let t = Trainer::new(&m.model, cfg(Optim::Sgd, 1e-2), docs()).unwrap();
+    let t = Trainer::new(&m, cfg(Optim::Sgd, 1e-2), docs()).unwrap();
     t.train_episode(&docs()[0], 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.safetensors");
@@ -174,7 +174,7 @@ fn frozen_blocks_do_not_move_and_divergence_is_reported() {
     let m = tiny(4);
     let mut c = cfg(Optim::Sgd, 1e-2);
     c.freeze_blocks = 1;
-    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let t = Trainer::new(&m, c, docs()).unwrap();
     let get = |name: &str| {
         t.params()
             .iter()
@@ -193,7 +193,7 @@ fn frozen_blocks_do_not_move_and_divergence_is_reported() {
     let m = tiny(5);
     let mut c = cfg(Optim::Sgd, 1e6);
     c.steps = 20;
-    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let t = Trainer::new(&m, c, docs()).unwrap();
     let out = t.train_episode(&docs()[0], 0).unwrap();
     let diverged =
         out.diverged_at_step.is_some() || t.eval_losses().unwrap().iter().any(|v| !v.is_finite());
@@ -210,7 +210,7 @@ fn masking_and_window_shift_are_seeded_per_episode() {
         .bytes()
         .map(i64::from)
         .collect();
-    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let t = Trainer::new(&m, c, docs()).unwrap();
     let snap = t.snapshot();
     let a = t.train_episode(&long, 5).unwrap();
     t.restore(&snap).unwrap();
@@ -236,7 +236,7 @@ fn random_window_is_redrawn_every_step_around_the_centre() {
     c.steps = 40;
     c.window_shift = Some(4);
     let doc: Vec<i64> = (0..48).map(|i| 60 + i).collect();
-    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let t = Trainer::new(&m, c, docs()).unwrap();
     let inputs = t.step_inputs(&doc, &mut rng(3));
     let starts: std::collections::BTreeSet<usize> = inputs.iter().map(|x| x.start).collect();
     assert!(starts.iter().all(|s| (8..=16).contains(s)), "{starts:?}");
@@ -252,13 +252,13 @@ fn random_window_is_redrawn_every_step_around_the_centre() {
     // S = 0: the centre window at every step (the figure's unshifted baseline).
     let mut c = cfg(Optim::Sgd, 1e-2);
     c.window_shift = Some(0);
-    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let t = Trainer::new(&m, c, docs()).unwrap();
     assert!(t
         .step_inputs(&doc, &mut rng(3))
         .iter()
         .all(|x| x.start == 12));
     // Off: the first C tokens.
-    let t = Trainer::new(&m.model, cfg(Optim::Sgd, 1e-2), docs()).unwrap();
+    let t = Trainer::new(&m, cfg(Optim::Sgd, 1e-2), docs()).unwrap();
     assert!(t
         .step_inputs(&doc, &mut rng(3))
         .iter()
@@ -274,7 +274,7 @@ fn random_mask_is_redrawn_every_step_and_spares_the_targets() {
     c.steps = 6;
     c.mask_prob = 0.3;
     let doc: Vec<i64> = (0..24).map(|i| 60 + i).collect();
-    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let t = Trainer::new(&m, c, docs()).unwrap();
     let inputs = t.step_inputs(&doc, &mut rng(5));
     let masks: Vec<Vec<bool>> = inputs
         .iter()
@@ -305,13 +305,13 @@ fn inverse_lr_scaling_gives_the_papers_rates_and_cosine_epoch_is_per_epoch() {
         let mut c = cfg(Optim::Sgd, 1e-3);
         c.steps = steps;
         c.inverse_lr_scaling = true;
-        let t = Trainer::new(&m.model, c, docs()).unwrap();
+        let t = Trainer::new(&m, c, docs()).unwrap();
         assert!((t.lr_at(0, 0) - want).abs() < 1e-15, "M = {steps}");
     }
     // Per-epoch cosine (B.6): one lr per epoch, lr·(1 + cos(π e / E))/2, E = 3.
     let mut c = cfg(Optim::Sgd, 1e-2);
     c.lr_schedule = LrSchedule::CosineEpoch;
-    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let t = Trainer::new(&m, c, docs()).unwrap();
     assert_eq!(
         (t.epoch_of(0), t.epoch_of(3), t.epoch_of(4), t.epoch_of(11)),
         (0, 0, 1, 2)
@@ -328,7 +328,7 @@ fn inverse_lr_scaling_gives_the_papers_rates_and_cosine_epoch_is_per_epoch() {
     // Per-step cosine: decays within the epoch.
     let mut c = cfg(Optim::Sgd, 1e-2);
     c.lr_schedule = LrSchedule::Cosine;
-    let t = Trainer::new(&m.model, c, docs()).unwrap();
+    let t = Trainer::new(&m, c, docs()).unwrap();
     assert!(t.lr_at(1, 0) < t.lr_at(0, 0));
     assert!((t.lr_at(18, 1) - 0.5e-2).abs() < 1e-15);
 }

@@ -119,6 +119,7 @@ fn flag_spelling(e: ProbeError) -> anyhow::Error {
 pub fn format_dry_run(p: &reawaken_llm::probe::setup::DryRun) -> String {
     use reawaken_llm::probe::budget::{approx_bytes, human_bytes};
     let m = &p.model;
+    let shape = m.shape();
     let need = p.estimate.ram_bytes(p.on_cpu());
     let verdict = match p.available {
         Some(have) if need > have => format!("does NOT fit: {} available", human_bytes(have)),
@@ -126,13 +127,14 @@ pub fn format_dry_run(p: &reawaken_llm::probe::setup::DryRun) -> String {
         None => "available memory unknown".into(),
     };
     format!(
-        "llm probe --dry-run: settings are valid\n  model: {} parameters (width {}, depth {}, heads {}, MLP {}, vocab {}) on {:?}\n  episodes: {}\n  memory estimate: {}\n  RAM needed: {} ({verdict})\n",
+        "llm probe --dry-run: settings are valid\n  model: {} {} parameters (width {}, depth {}, heads {}, MLP {}, vocab {}) on {:?}\n  episodes: {}\n  memory estimate: {}\n  RAM needed: {} ({verdict})\n",
+        m.model_type(),
         m.num_parameters(),
-        m.hidden_size,
-        m.num_hidden_layers,
-        m.num_attention_heads,
-        m.intermediate_size,
-        m.vocab_size,
+        shape.width,
+        shape.depth,
+        shape.heads,
+        shape.intermediate,
+        shape.vocab,
         p.device,
         p.episodes,
         p.estimate,

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::model::error::{LlmError, Result};
+use crate::model::family;
+use crate::model::layers::Activation;
 
 /// The GPT-NeoX hyper-parameters (names as in Hugging Face `config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,16 +49,6 @@ pub struct GptNeoXConfig {
     pub extra: Map<String, Value>,
 }
 
-/// Activation functions we implement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// Exact erf GELU (`gelu`).
-    Gelu,
-    /// tanh-approximated GELU (`gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`).
-    GeluTanh,
-    Relu,
-}
-
 impl GptNeoXConfig {
     /// A Pythia-style config (parallel residual, rotary 25 %, base 10000, untied, eos = bos = 0).
     pub fn pythia(vocab: i64, width: i64, depth: i64, heads: i64) -> Self {
@@ -83,31 +75,17 @@ impl GptNeoXConfig {
         }
     }
 
-    /// Reads and validates `config.json`.
-    pub fn from_file(path: &Path) -> Result<Self> {
-        let text = crate::model::load::read_text(path, 16 << 20)?;
-        Self::from_json_str(&text, path)
-    }
-
     /// Parses and validates a `config.json` text; `path` is only used in messages.
     pub fn from_json_str(text: &str, path: &Path) -> Result<Self> {
-        // Look at the architecture first: a Llama config should say "unsupported
-        // architecture", not "missing field rotary_pct".
-        let value: Value = serde_json::from_str(text).map_err(|source| LlmError::ConfigParse {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        Self::from_value(family::parse_json(text, path)?, path)
+    }
+
+    /// Validates a parsed `config.json`. The architecture is looked at first: a Llama
+    /// config relabelled `gpt_neox` should say "unsupported architecture", not "missing
+    /// field rotary_pct".
+    pub fn from_value(value: Value, path: &Path) -> Result<Self> {
         check_architecture(&value, path)?;
-        let cfg: GptNeoXConfig =
-            serde_json::from_value(value).map_err(|source| LlmError::ConfigParse {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        cfg.validate().map_err(|reason| LlmError::InvalidConfig {
-            path: path.to_path_buf(),
-            reason,
-        })?;
-        Ok(cfg)
+        family::typed_config(value, path, |c: &mut GptNeoXConfig| c.validate())
     }
 
     /// Checks that the numbers describe a model we can build; the message names the field.
@@ -185,14 +163,7 @@ impl GptNeoXConfig {
 
     /// The activation named by `hidden_act`.
     pub fn activation(&self) -> std::result::Result<Activation, String> {
-        match self.hidden_act.as_str() {
-            "gelu" => Ok(Activation::Gelu),
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Activation::GeluTanh),
-            "relu" => Ok(Activation::Relu),
-            other => Err(format!(
-                "hidden_act = {other:?} is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)"
-            )),
-        }
+        Activation::from_hf("hidden_act", &self.hidden_act)
     }
 
     /// The pad token: eos, as Pythia does (0 when the config names none).
@@ -327,13 +298,13 @@ struct RawConfig {
 
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum TokenIds {
+pub(crate) enum TokenIds {
     One(i64),
     Many(Vec<i64>),
 }
 
 impl TokenIds {
-    fn first(self) -> Option<i64> {
+    pub(crate) fn first(self) -> Option<i64> {
         match self {
             TokenIds::One(i) => Some(i),
             TokenIds::Many(v) => v.first().copied(),
@@ -529,10 +500,10 @@ mod tests {
         let e = parse(r#"{"model_type":"gpt_neox","vocab_size":10}"#).unwrap_err();
         assert!(e.to_string().contains("hidden_size"), "{e}");
         let e = parse(
-            r#"{"model_type":"gpt_neox","vocab_size":10,"hidden_size":16,"num_hidden_layers":1,"num_attention_heads":2,"hidden_act":"swish"}"#,
+            r#"{"model_type":"gpt_neox","vocab_size":10,"hidden_size":16,"num_hidden_layers":1,"num_attention_heads":2,"hidden_act":"mish"}"#,
         )
         .unwrap_err();
-        assert!(e.to_string().contains("swish"), "{e}");
+        assert!(e.to_string().contains("mish"), "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong while building, loading or saving a GPT-NeoX model.
+/// Everything that can go wrong while building, loading or saving a model.
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
     /// Reading or writing a file failed at the OS level.
@@ -21,7 +21,7 @@ pub enum LlmError {
     NotADirectory { path: PathBuf },
 
     /// A model directory has no `config.json`.
-    #[error("{}: no config.json in this model directory (expected a Hugging Face GPT-NeoX directory: config.json + model.safetensors)", dir.display())]
+    #[error("{}: no config.json in this model directory (expected a Hugging Face model directory: config.json + model.safetensors)", dir.display())]
     MissingConfig { dir: PathBuf },
 
     /// `config.json` is not valid JSON or has a field of the wrong type.
@@ -36,8 +36,8 @@ pub enum LlmError {
     #[error("{}: invalid config: {reason}", path.display())]
     InvalidConfig { path: PathBuf, reason: String },
 
-    /// `config.json` is for another architecture than GPT-NeoX.
-    #[error("{}: unsupported architecture {found} (only GPT-NeoX / Pythia models are supported: model_type \"gpt_neox\", architectures [\"GPTNeoXForCausalLM\"])", path.display())]
+    /// `config.json` is for an architecture reawaken does not build.
+    #[error("{}: unsupported architecture {found} (supported model_type: {})", path.display(), crate::model::family::supported_model_types())]
     UnsupportedArchitecture { path: PathBuf, found: String },
 
     /// A model directory has neither `model.safetensors` nor `model.safetensors.index.json`.

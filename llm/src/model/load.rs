@@ -1,6 +1,7 @@
-//! Loading and saving Hugging Face GPT-NeoX model directories, and device selection.
+//! Loading and saving Hugging Face model directories of every supported family, and
+//! device selection.
 //!
-//! A model directory is what `GPTNeoXForCausalLM.save_pretrained` writes:
+//! A model directory is what `XForCausalLM.save_pretrained` writes:
 //! `config.json`, weights in `model.safetensors` or shards listed by
 //! `model.safetensors.index.json`, and optionally `tokenizer.json`.
 //! Every problem is an [`LlmError`] naming the file and the tensor; nothing panics.
@@ -13,9 +14,8 @@ use std::str::FromStr;
 use safetensors::tensor::{Dtype, SafeTensors, View};
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::model::config::GptNeoXConfig;
 use crate::model::error::{LlmError, Result};
-use crate::model::gpt_neox::{FreshInit, GptNeoX};
+use crate::model::family::{Model, ModelConfig};
 use crate::model::tokenizer::Tokenizer;
 
 /// Weight file of an unsharded model directory.
@@ -72,8 +72,8 @@ impl FromStr for DType {
 pub struct LoadedModel {
     /// Owns the parameters (trainable; hand `vs` to an optimizer).
     pub vs: nn::VarStore,
-    pub model: GptNeoX,
-    pub config: GptNeoXConfig,
+    pub model: Model,
+    pub config: ModelConfig,
     pub tokenizer: Option<Tokenizer>,
 }
 
@@ -143,7 +143,7 @@ pub fn select_device(spec: &str) -> Result<Device> {
     }
 }
 
-/// Loads a Hugging Face GPT-NeoX directory in float32 onto `device`.
+/// Loads a Hugging Face model directory in float32 onto `device`.
 pub fn load_hf_dir(dir: &Path, device: Device) -> Result<LoadedModel> {
     load_hf_dir_with(dir, device, DType::F32)
 }
@@ -152,11 +152,11 @@ pub fn load_hf_dir(dir: &Path, device: Device) -> Result<LoadedModel> {
 /// it: `config.json` is validated, and the parameters it asks for must be present in the
 /// weight files' safetensors headers (so a `config.json` with an enormous vocabulary or
 /// depth is refused before memory is asked for it).
-pub fn planned_config(dir: &Path) -> Result<GptNeoXConfig> {
+pub fn planned_config(dir: &Path) -> Result<ModelConfig> {
     planned(dir).map(|(config, _, _)| config)
 }
 
-fn planned(dir: &Path) -> Result<(GptNeoXConfig, Vec<PathBuf>, PathBuf)> {
+fn planned(dir: &Path) -> Result<(ModelConfig, Vec<PathBuf>, PathBuf)> {
     if !dir.is_dir() {
         return Err(LlmError::NotADirectory {
             path: dir.to_path_buf(),
@@ -168,7 +168,7 @@ fn planned(dir: &Path) -> Result<(GptNeoXConfig, Vec<PathBuf>, PathBuf)> {
             dir: dir.to_path_buf(),
         });
     }
-    let config = GptNeoXConfig::from_file(&config_path)?;
+    let config = ModelConfig::from_file(&config_path)?;
     let (files, listed_in) = weight_files(dir)?;
     let mut stored: u128 = 0;
     for f in &files {
@@ -187,7 +187,7 @@ fn planned(dir: &Path) -> Result<(GptNeoXConfig, Vec<PathBuf>, PathBuf)> {
         return Err(LlmError::InvalidConfig {
             path: config_path,
             reason: format!(
-                "it describes a model of {need} parameters but the weight files hold {stored} values (vocab_size, hidden_size, num_hidden_layers or intermediate_size do not match the weights)"
+                "it describes a model of {need} parameters but the weight files hold {stored} values (its vocabulary, width, depth or MLP width do not match the weights)"
             ),
         });
     }
@@ -259,13 +259,13 @@ fn header_elements(path: &Path) -> Result<u128> {
     Ok(total)
 }
 
-/// Loads a Hugging Face GPT-NeoX directory onto `device` in `dtype`.
+/// Loads a Hugging Face model directory onto `device` in `dtype`.
 pub fn load_hf_dir_with(dir: &Path, device: Device, dtype: DType) -> Result<LoadedModel> {
     let (config, files, listed_in) = planned(dir)?;
     let config_path = dir.join(CONFIG_FILE);
 
     let vs = nn::VarStore::new(device);
-    let model = GptNeoX::with_init(&vs.root(), &config, FreshInit::Zeros).map_err(|e| match e {
+    let model = Model::build(&vs.root(), &config).map_err(|e| match e {
         LlmError::InvalidShape(reason) => LlmError::InvalidConfig {
             path: config_path.clone(),
             reason,
@@ -292,7 +292,7 @@ pub fn load_hf_dir_with(dir: &Path, device: Device, dtype: DType) -> Result<Load
     let tok_path = dir.join(TOKENIZER_FILE);
     let tokenizer = if tok_path.is_file() {
         let tok = Tokenizer::from_file(&tok_path)?;
-        tok.check_fits(config.vocab_size, &tok_path)?;
+        tok.check_fits(config.vocab_size(), &tok_path)?;
         Some(tok)
     } else {
         None
@@ -311,7 +311,8 @@ pub fn load_hf_dir_with(dir: &Path, device: Device, dtype: DType) -> Result<Load
         params = out.num_parameters(),
         device = ?device,
         dtype = dtype.as_str(),
-        "loaded GPT-NeoX model"
+        model_type = out.config.model_type(),
+        "loaded model"
     );
     Ok(out)
 }
@@ -365,29 +366,58 @@ fn weight_files(dir: &Path) -> Result<(Vec<PathBuf>, PathBuf)> {
     Ok((files, index))
 }
 
-/// Names in checkpoints that are buffers, not parameters (old Pythia uploads carry them).
-fn is_ignored_buffer(name: &str) -> bool {
-    name.ends_with(".attention.bias")
-        || name.ends_with(".attention.masked_bias")
-        || name.ends_with("rotary_emb.inv_freq")
+/// Names in checkpoints that are buffers, not parameters (old Pythia and GPT-2 uploads
+/// carry the causal masks, Llama ones the rotary frequencies).
+fn is_ignored_buffer(name: &str, config: &ModelConfig) -> bool {
+    match config {
+        ModelConfig::GptNeoX(_) => {
+            name.ends_with(".attention.bias")
+                || name.ends_with(".attention.masked_bias")
+                || name.ends_with("rotary_emb.inv_freq")
+        }
+        ModelConfig::Gpt2(_) => name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias"),
+        ModelConfig::Llama(_) => name.ends_with("rotary_emb.inv_freq"),
+    }
+}
+
+/// A checkpoint name in the model's own naming: GPT-NeoX calls its `lm_head` `embed_out`;
+/// GPT-2 uploads saved from `GPT2Model` lack the `transformer.` prefix.
+fn canonical_name(name: &str, config: &ModelConfig) -> String {
+    match config {
+        ModelConfig::GptNeoX(_) if name == "lm_head.weight" => "embed_out.weight".to_string(),
+        ModelConfig::Gpt2(_) if !name.starts_with("transformer.") && name != "lm_head.weight" => {
+            format!("transformer.{name}")
+        }
+        _ => name.to_string(),
+    }
 }
 
 /// Why a checkpoint tensor has no place in the model built from `config`.
-fn unexpected_reason(name: &str, config: &GptNeoXConfig) -> String {
-    if let Some(rest) = name.strip_prefix("gpt_neox.layers.") {
+fn unexpected_reason(name: &str, config: &ModelConfig) -> String {
+    let layout = config.layout();
+    let depth = config.shape().depth;
+    if let Some(rest) = name.strip_prefix(layout.block_prefix) {
         if let Some(i) = rest.split('.').next().and_then(|i| i.parse::<i64>().ok()) {
-            if i >= config.num_hidden_layers {
+            if i >= depth {
                 return format!(
-                    "layer {i} does not exist: config.json has num_hidden_layers = {}",
-                    config.num_hidden_layers
+                    "layer {i} does not exist: config.json has {} = {depth}",
+                    config.depth_key()
                 );
             }
         }
-        if !config.attention_bias && name.ends_with(".bias") && name.contains(".attention.") {
-            return "config.json has attention_bias = false".to_string();
+        if let ModelConfig::GptNeoX(c) = config {
+            if !c.attention_bias && name.ends_with(".bias") && name.contains(".attention.") {
+                return "config.json has attention_bias = false".to_string();
+            }
+        }
+        if name.ends_with(".bias") {
+            return format!(
+                "config.json of this {} has no such bias",
+                config.model_type()
+            );
         }
     }
-    "not a parameter of GPTNeoXForCausalLM".to_string()
+    format!("not a parameter of {}", layout.architecture)
 }
 
 fn dtype_kind(dtype: Dtype) -> Option<Kind> {
@@ -403,7 +433,7 @@ fn dtype_kind(dtype: Dtype) -> Option<Kind> {
 /// Copies every tensor of one safetensors file into the matching parameter.
 fn load_file(
     path: &Path,
-    config: &GptNeoXConfig,
+    config: &ModelConfig,
     params: &HashMap<String, Tensor>,
     loaded: &mut HashSet<String>,
 ) -> Result<()> {
@@ -416,22 +446,18 @@ fn load_file(
     let mut tensors = st.tensors();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, view) in tensors {
-        if is_ignored_buffer(&name) {
+        if is_ignored_buffer(&name, config) {
             continue;
         }
-        let canonical = if name == "lm_head.weight" {
-            "embed_out.weight"
-        } else {
-            name.as_str()
-        };
-        if config.tie_word_embeddings && canonical == "embed_out.weight" {
-            // Tied: the output matrix is embed_in; a stored copy is redundant.
+        let canonical = canonical_name(&name, config);
+        if config.tie_word_embeddings() && canonical == config.layout().output {
+            // Tied: the output matrix is the input embedding; a stored copy is redundant.
             continue;
         }
-        let Some(param) = params.get(canonical) else {
+        let Some(param) = params.get(&canonical) else {
             return Err(LlmError::UnexpectedTensor {
                 path: path.to_path_buf(),
-                reason: unexpected_reason(canonical, config),
+                reason: unexpected_reason(&canonical, config),
                 name,
             });
         };
@@ -468,7 +494,7 @@ fn load_file(
         let mut dst = param.shallow_clone();
         tch::no_grad(|| dst.f_copy_(&src))
             .map_err(|e| LlmError::torch(format!("copying {name} from {}", path.display()), e))?;
-        loaded.insert(canonical.to_string());
+        loaded.insert(canonical);
     }
     Ok(())
 }
@@ -498,7 +524,7 @@ impl View for &Raw {
 /// Writes `dir/config.json`, `dir/model.safetensors` (float32, Hugging Face names) and,
 /// when the model has a `tokenizer.json` tokenizer, `dir/tokenizer.json`. Each file is
 /// written to a temporary name and renamed, so no half-written file is left behind.
-/// `GPTNeoXForCausalLM.from_pretrained(dir)` loads the result unchanged.
+/// `AutoModelForCausalLM.from_pretrained(dir)` loads the result unchanged.
 pub fn save_hf_dir(model: &LoadedModel, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| LlmError::io(dir, e))?;
     let mut raws: Vec<(String, Raw)> = Vec::new();
@@ -533,13 +559,7 @@ pub fn save_hf_dir(model: &LoadedModel, dir: &Path) -> Result<()> {
     write_atomic(&weights, &bytes)?;
 
     let config_path = dir.join(CONFIG_FILE);
-    let mut cfg = model.config.to_json();
-    if let Some(obj) = cfg.as_object_mut() {
-        obj.insert(
-            "architectures".to_string(),
-            serde_json::json!(["GPTNeoXForCausalLM"]),
-        );
-    }
+    let cfg = model.config.to_json();
     let text = serde_json::to_string_pretty(&cfg).map_err(|source| LlmError::ConfigParse {
         path: config_path.clone(),
         source,

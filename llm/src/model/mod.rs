@@ -1,11 +1,17 @@
-//! GPT-NeoX (Pythia) on tch: the `config.json` schema ([`config`]), the network in
-//! Hugging Face parameter naming ([`gpt_neox`]), loading and saving model directories
-//! ([`load`]), fresh models of the Pythia shapes ([`presets`]) and tokenizers
-//! ([`tokenizer`]). Details: docs/gpt-neox.md.
+//! The model families on tch, one file per family, behind [`family`]'s interface:
+//! GPT-NeoX / Pythia ([`gpt_neox`], its `config.json` in [`config`]), GPT-2 ([`gpt2`]) and
+//! the Llama family — Llama, Qwen2, Mistral ([`llama`]); their shared building blocks
+//! ([`layers`]); loading and saving Hugging Face directories ([`load`]); fresh models of
+//! the Pythia and GPT-2 shapes ([`presets`]) and tokenizers ([`tokenizer`]).
+//! Details: docs/gpt-neox.md and docs/model-families.md.
 
 pub mod config;
 pub mod error;
+pub mod family;
+pub mod gpt2;
 pub mod gpt_neox;
+pub mod layers;
+pub mod llama;
 pub mod load;
 pub mod presets;
 pub mod tokenizer;

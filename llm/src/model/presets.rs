@@ -22,7 +22,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use crate::model::config::GptNeoXConfig;
 use crate::model::error::{LlmError, Result};
-use crate::model::gpt_neox::{FreshInit, GptNeoX};
+use crate::model::family::{Model, ModelConfig};
 use crate::model::load::LoadedModel;
 
 /// One Pythia shape.
@@ -235,20 +235,44 @@ pub fn preset_config(name: &str, shape: &ShapeOverrides) -> Result<GptNeoXConfig
     Ok(cfg)
 }
 
-/// σ of every parameter matrix under `scheme` (biases and LayerNorms are not drawn).
+/// Whether `name` is a norm's parameter (LayerNorm, RMSNorm): weight 1, bias 0.
+fn is_norm(name: &str) -> bool {
+    name.contains("layernorm")
+        || name.contains("layer_norm")
+        || name.contains(".ln_")
+        || name.starts_with("model.norm.")
+}
+
+/// Whether `name` is a projection back into the residual stream (GPT-NeoX `attention.dense`
+/// and `dense_4h_to_h`, GPT-2 `c_proj`, Llama `o_proj` and `down_proj`): what
+/// `wang_init` draws.
+fn is_residual_projection(name: &str) -> bool {
+    [
+        "attention.dense.weight",
+        "dense_4h_to_h.weight",
+        "c_proj.weight",
+        "o_proj.weight",
+        "down_proj.weight",
+    ]
+    .iter()
+    .any(|s| name.ends_with(s))
+}
+
+/// σ of every parameter matrix under `scheme` (biases and norms are not drawn).
 /// Returns `None` for parameters that are constants.
-pub fn init_std(name: &str, cfg: &GptNeoXConfig, scheme: InitScheme) -> Option<f64> {
-    if !name.ends_with(".weight") || name.contains("layernorm") || name.contains("layer_norm") {
+pub fn init_std(name: &str, cfg: &ModelConfig, scheme: InitScheme) -> Option<f64> {
+    if !name.ends_with(".weight") || is_norm(name) {
         return None;
     }
     match scheme {
         InitScheme::Isotropic(s) => Some(s),
         InitScheme::Pythia => {
-            let d = cfg.hidden_size as f64;
-            let l = cfg.num_hidden_layers as f64;
+            let shape = cfg.shape();
+            let d = shape.width as f64;
+            let l = shape.depth as f64;
             let small = (2.0 / (5.0 * d)).sqrt();
             let wang = 2.0 / (l * d.sqrt());
-            if name.ends_with("attention.dense.weight") || name.ends_with("dense_4h_to_h.weight") {
+            if is_residual_projection(name) {
                 Some(wang)
             } else {
                 Some(small)
@@ -257,19 +281,14 @@ pub fn init_std(name: &str, cfg: &GptNeoXConfig, scheme: InitScheme) -> Option<f
     }
 }
 
-/// Re-draws every weight of `model` under `scheme` from `seed` (biases 0, LayerNorm 1/0).
-pub fn init_weights(model: &GptNeoX, scheme: InitScheme, seed: i64) -> Result<()> {
+/// Re-draws every weight of `model` under `scheme` from `seed` (biases 0, norms 1/0).
+pub fn init_weights(model: &Model, cfg: &ModelConfig, scheme: InitScheme, seed: i64) -> Result<()> {
     tch::manual_seed(seed);
-    let cfg = model.config().clone();
     for (name, param) in model.named_parameters() {
-        let value = match init_std(&name, &cfg, scheme) {
+        let value = match init_std(&name, cfg, scheme) {
             Some(std) => Tensor::randn(param.size(), (Kind::Float, Device::Cpu)) * std,
-            None if name.contains("layernorm") || name.contains("layer_norm") => {
-                if name.ends_with(".weight") {
-                    Tensor::ones(param.size(), (Kind::Float, Device::Cpu))
-                } else {
-                    Tensor::zeros(param.size(), (Kind::Float, Device::Cpu))
-                }
+            None if is_norm(&name) && name.ends_with(".weight") => {
+                Tensor::ones(param.size(), (Kind::Float, Device::Cpu))
             }
             None => Tensor::zeros(param.size(), (Kind::Float, Device::Cpu)),
         };
@@ -290,13 +309,13 @@ pub fn from_preset(
     seed: i64,
     device: Device,
 ) -> Result<LoadedModel> {
-    from_config(preset_config(name, shape)?, init, seed, device)
+    from_config(preset_config(name, shape)?.into(), init, seed, device)
 }
 
 /// A fresh model of a validated shape (e.g. from [`preset_config`]), initialised as
 /// `init` says with `seed`.
 pub fn from_config(
-    config: GptNeoXConfig,
+    config: ModelConfig,
     init: InitScheme,
     seed: i64,
     device: Device,
@@ -309,8 +328,8 @@ pub fn from_config(
         }
     }
     let vs = nn::VarStore::new(device);
-    let model = GptNeoX::with_init(&vs.root(), &config, FreshInit::Zeros)?;
-    init_weights(&model, init, seed)?;
+    let model = Model::build(&vs.root(), &config)?;
+    init_weights(&model, &config, init, seed)?;
     Ok(LoadedModel {
         vs,
         model,

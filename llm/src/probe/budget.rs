@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::model::config::GptNeoXConfig;
+use crate::model::family::ModelConfig;
 use crate::probe::config::ProbeConfig;
 use crate::probe::trainer::Optim;
 
@@ -114,18 +114,19 @@ pub fn max_episodes(cfg: &ProbeConfig) -> f64 {
 }
 
 /// The estimate for `cfg` on a model of shape `model`.
-pub fn estimate(cfg: &ProbeConfig, model: &GptNeoXConfig) -> MemoryEstimate {
+pub fn estimate(cfg: &ProbeConfig, model: &ModelConfig) -> MemoryEstimate {
     let p = model.num_parameters().max(0) as f64;
     let p = if model.num_parameters() < 0 {
         f64::INFINITY
     } else {
         p
     };
-    let d = model.hidden_size.max(0) as f64;
-    let layers = model.num_hidden_layers.max(0) as f64;
-    let heads = model.num_attention_heads.max(0) as f64;
-    let inter = model.intermediate_size.max(0) as f64;
-    let vocab = model.vocab_size.max(0) as f64;
+    let shape = model.shape();
+    let d = shape.width.max(0) as f64;
+    let layers = shape.depth.max(0) as f64;
+    let heads = shape.heads.max(0) as f64;
+    let inter = shape.intermediate.max(0) as f64;
+    let vocab = shape.vocab.max(0) as f64;
     let c = cfg.context as f64;
     let t = cfg.tasks as f64;
     let n = max_episodes(cfg) + 1.0;
@@ -202,7 +203,9 @@ mod tests {
     #[test]
     fn estimate_grows_with_the_run_and_is_finite() {
         let cfg = ProbeConfig::default();
-        let m = preset_config("tiny", &ShapeOverrides::default()).unwrap();
+        let m = preset_config("tiny", &ShapeOverrides::default())
+            .unwrap()
+            .into();
         let e = estimate(&cfg, &m);
         let small = e.ram_bytes(true);
         assert!(small.is_finite() && small > BASE_BYTES);

@@ -148,7 +148,7 @@ fn train(
     show_progress: bool,
 ) -> Result<ProbeSummary> {
     let total = plan.episodes.len();
-    let trainer = Trainer::new(&plan.model.model, plan.train.clone(), plan.eval_tokens())?;
+    let trainer = Trainer::new(&plan.model, plan.train.clone(), plan.eval_tokens())?;
     let mut recs = recorders::build(cfg, plan, &trainer)?;
     write_tasks_json(dir, cfg, plan)?;
     let resume = resume.as_ref();
@@ -406,7 +406,7 @@ fn annotate<M: CausalLm>(
         "order.npy",
         "int64 (episodes,): task trained in episode s (leads to row s+1); -1 = one-off random document",
     );
-    let mc = &plan.model.config;
+    let mc = plan.model.config.shape();
     let source = cfg.model.as_ref().map_or_else(
         || format!("preset {} ({} init)", cfg.preset, cfg.init),
         |p| p.display().to_string(),
@@ -418,12 +418,13 @@ fn annotate<M: CausalLm>(
             "model",
             serde_json::json!({
                 "source": source,
+                "model_type": plan.model.config.model_type(),
                 "parameters": plan.model.num_parameters(),
-                "width": mc.hidden_size,
-                "depth": mc.num_hidden_layers,
-                "heads": mc.num_attention_heads,
-                "intermediate_size": mc.intermediate_size,
-                "vocab": mc.vocab_size,
+                "width": mc.width,
+                "depth": mc.depth,
+                "heads": mc.heads,
+                "intermediate_size": mc.intermediate,
+                "vocab": mc.vocab,
                 "device": format!("{:?}", trainer.device()),
             }),
         ),

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::model::config::GptNeoXConfig;
+use crate::model::family::{ModelConfig, ParamLayout};
 use crate::model::load::{self, LoadedModel};
 use crate::model::presets::{self, ShapeOverrides};
 use crate::model::tokenizer::Tokenizer;
@@ -60,7 +60,7 @@ impl Plan {
 /// allocated): `llm probe --dry-run`.
 pub struct DryRun {
     pub device: tch::Device,
-    pub model: GptNeoXConfig,
+    pub model: ModelConfig,
     pub episodes: f64,
     pub estimate: MemoryEstimate,
     /// `MemAvailable` now, where it can be read.
@@ -115,7 +115,7 @@ fn check_memory(plan: &DryRun) -> Result<()> {
 /// The model's shape before anything is allocated: the model directory's `config.json`,
 /// checked against its weight files; or the preset's with the overrides and the
 /// vocabulary of the tokenizer, which is returned too.
-fn planned_shape(cfg: &ProbeConfig) -> Result<(GptNeoXConfig, Option<Tokenizer>)> {
+fn planned_shape(cfg: &ProbeConfig) -> Result<(ModelConfig, Option<Tokenizer>)> {
     match &cfg.model {
         Some(dir) => Ok((load::planned_config(dir)?, None)),
         None => {
@@ -125,7 +125,7 @@ fn planned_shape(cfg: &ProbeConfig) -> Result<(GptNeoXConfig, Option<Tokenizer>)
                 _ => tok.vocab_size(),
             };
             let shape = presets::preset_config(&cfg.preset, &shape_overrides(cfg, vocab))?;
-            Ok((shape, Some(tok)))
+            Ok((shape.into(), Some(tok)))
         }
     }
 }
@@ -148,7 +148,20 @@ pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
     check_memory(&dry)?;
     let (model, tokenizer) = model_and_tokenizer(cfg, dry)?;
     cfg.lr = Some(cfg.resolved_lr());
-    let layers = model.config.num_hidden_layers.max(1) as usize;
+    let layout = model.config.layout();
+    let layers = model.config.shape().depth.max(1) as usize;
+    if let Some(max) = model.config.max_sequence() {
+        if cfg.context as i64 > max {
+            return Err(setting(
+                "context",
+                format!(
+                    "{} tokens exceed the {max} positions of this {} model",
+                    cfg.context,
+                    model.config.model_type()
+                ),
+            ));
+        }
+    }
     if cfg.freeze_blocks > layers {
         return Err(setting(
             "freeze-blocks",
@@ -166,7 +179,11 @@ pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
     let grads_params = param_names(
         cfg.record.grads,
         "grads-param",
-        &format!("gpt_neox.layers.{grads_block}.{}", cfg.grads_param),
+        &format!(
+            "{}{}",
+            layout.block(grads_block),
+            in_block_pattern(&cfg.grads_param, &layout)
+        ),
         &model,
     )?;
     let (tasks, extra, by_epoch) = documents_and_schedule(cfg, &tokenizer)?;
@@ -207,7 +224,7 @@ pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
     };
     Ok(Plan {
         tokenizer_desc: tokenizer.describe(),
-        hidden_size: model.config.hidden_size.max(0) as usize,
+        hidden_size: model.config.shape().width.max(0) as usize,
         grads_params,
         model,
         tasks,
@@ -254,7 +271,7 @@ fn model_and_tokenizer(cfg: &ProbeConfig, plan: DryRun) -> Result<(LoadedModel, 
         .map(PathBuf::from)
         .or_else(|| cfg.model.as_ref().map(|m| m.join("tokenizer.json")))
         .unwrap_or_else(|| PathBuf::from("bytes"));
-    tokenizer.check_fits(model.config.vocab_size, &path)?;
+    tokenizer.check_fits(model.config.vocab_size(), &path)?;
     Ok((model, tokenizer))
 }
 
@@ -324,15 +341,38 @@ fn documents_and_schedule(cfg: &ProbeConfig, tokenizer: &Tokenizer) -> Result<Sc
     Ok((tasks, extra, by_epoch))
 }
 
+/// A `--grads-param` pattern inside a block, in the model's naming: a leading
+/// `attention` (GPT-NeoX's name, the default `attention.*`) means the family's attention
+/// module (`attn` in GPT-2, `self_attn` in the Llama family).
+fn in_block_pattern(pattern: &str, layout: &ParamLayout) -> String {
+    match pattern.strip_prefix("attention") {
+        Some(rest) if rest.is_empty() || rest.starts_with('.') => {
+            format!("{}{rest}", layout.attention)
+        }
+        _ => pattern.to_string(),
+    }
+}
+
 /// The parameters `pattern` names (sorted); an error naming the setting `key` when the
-/// recorder that uses them is on and it names none. A model with tied embeddings has no
-/// `embed_out.weight`: the pattern then means the input embedding it shares.
+/// recorder that uses them is on and it names none. `embed_out.weight` (GPT-NeoX's name,
+/// the `--pca-param` default) means the output matrix of any family, and with tied
+/// embeddings the input embedding it shares.
 fn param_names(
     used: bool,
     key: &'static str,
     pattern: &str,
     model: &LoadedModel,
 ) -> Result<Vec<String>> {
+    let layout = model.config.layout();
+    let pattern = if pattern == "embed_out.weight" {
+        if model.config.tie_word_embeddings() {
+            layout.input_embedding
+        } else {
+            layout.output
+        }
+    } else {
+        pattern
+    };
     let mut names: Vec<String> = model
         .model
         .named_parameters()
@@ -340,14 +380,12 @@ fn param_names(
         .map(|(n, _)| n)
         .filter(|n| matches_pattern(n, pattern))
         .collect();
-    if names.is_empty() && pattern == "embed_out.weight" && model.config.tie_word_embeddings {
-        names.push("gpt_neox.embed_in.weight".into());
-    }
     if used && names.is_empty() {
         return Err(setting(
             key,
             format!(
-                "`{pattern}` matches no parameter of the model (e.g. embed_out.weight, gpt_neox.layers.0.attention.dense.weight, or * for all)"
+                "`{pattern}` matches no parameter of the model (e.g. embed_out.weight, {}0.{}.*, or * for all)",
+                layout.block_prefix, layout.attention
             ),
         ));
     }

@@ -17,6 +17,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
+use crate::model::family::ParamLayout;
+use crate::model::load::LoadedModel;
 use crate::probe::error::{ProbeError, Result};
 
 /// What the probe needs from a causal language model.
@@ -29,6 +31,10 @@ pub trait CausalLm {
     fn named_parameters(&self) -> Vec<(String, Tensor)>;
     /// Number of transformer blocks.
     fn num_layers(&self) -> usize;
+    /// Where the model keeps its embeddings and blocks (what `--freeze-blocks` freezes).
+    fn layout(&self) -> ParamLayout;
+    /// Vocabulary size (rows of the output matrix).
+    fn vocab_size(&self) -> usize;
     fn device(&self) -> Device;
 }
 
@@ -158,7 +164,7 @@ fn ids_tensor(tokens: &[i64], device: Device) -> Tensor {
 
 /// Mean next-token cross-entropy per row: logits `[B,S,V]`, targets `[B,S-1]`, mask `[B,S-1]`.
 fn masked_row_losses(logits: &Tensor, targets: &Tensor, mask: &Tensor, counts: &Tensor) -> Tensor {
-    let nll = crate::model::gpt_neox::next_token_nll(logits, targets, mask);
+    let nll = crate::model::family::next_token_nll(logits, targets, mask);
     nll.sum_dim_intlist([1i64].as_slice(), false, Kind::Float) / counts
 }
 
@@ -193,11 +199,11 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
         let device = model.device();
         let mut params = model.named_parameters();
         params.sort_by(|a, b| a.0.cmp(&b.0));
+        let layout = model.layout();
         let frozen = |name: &str| {
             cfg.freeze_blocks > 0
-                && (name.starts_with("gpt_neox.embed_in.")
-                    || (0..cfg.freeze_blocks)
-                        .any(|b| name.starts_with(&format!("gpt_neox.layers.{b}."))))
+                && (layout.embeddings.iter().any(|e| name.starts_with(e))
+                    || (0..cfg.freeze_blocks).any(|b| name.starts_with(&layout.block(b))))
         };
         let mut trainable = Vec::new();
         for (i, (name, p)) in params.iter().enumerate() {
@@ -247,7 +253,7 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
             return Err(ProbeError::Input("no tasks to evaluate".into()));
         }
         let lmax = self.eval_tokens.iter().map(Vec::len).max().unwrap_or(2);
-        let vocab = self.vocab_guess();
+        let vocab = self.model.vocab_size();
         let per_doc = (lmax * vocab.max(1)).max(1);
         let docs_per_chunk = (self.cfg.eval_logits_budget / per_doc).clamp(1, t);
         let mut chunks = Vec::new();
@@ -278,14 +284,6 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
             });
         }
         Ok(chunks)
-    }
-
-    fn vocab_guess(&self) -> usize {
-        self.params
-            .iter()
-            .find(|(n, _)| n == "embed_out.weight")
-            .map(|(_, p)| p.size()[0] as usize)
-            .unwrap_or(50_304)
     }
 
     /// Loss of every task, evaluated on its unpadded sequence, in one batched forward pass
@@ -641,22 +639,27 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
     }
 }
 
-impl CausalLm for crate::model::gpt_neox::GptNeoX {
+/// Any supported family, with its config (which knows the layout).
+impl CausalLm for LoadedModel {
     fn logits(&self, ids: &Tensor) -> Result<Tensor> {
-        Ok(self.forward(ids)?)
+        Ok(self.model.forward(ids)?)
     }
     fn hidden(&self, ids: &Tensor) -> Result<Tensor> {
-        Ok(self.hidden_states(ids)?)
+        Ok(self.model.hidden_states(ids)?)
     }
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        crate::model::gpt_neox::GptNeoX::named_parameters(self)
+        self.model.named_parameters()
     }
     fn num_layers(&self) -> usize {
-        self.config().num_hidden_layers.max(0) as usize
+        self.config.shape().depth.max(0) as usize
+    }
+    fn layout(&self) -> ParamLayout {
+        self.config.layout()
+    }
+    fn vocab_size(&self) -> usize {
+        self.config.vocab_size().max(0) as usize
     }
     fn device(&self) -> Device {
-        self.named_parameters()
-            .first()
-            .map_or(Device::Cpu, |(_, t)| t.device())
+        self.vs.device()
     }
 }
