@@ -10,8 +10,10 @@ for every document) on one document padded to C with eos (labels -100 on padding
   probe_hf.py --make-model DIR --width 256 --depth 4 --heads 4 --seed 0   (random init,
               byte vocabulary 257, saved with save_pretrained; no tokenizer.json)
 
-Documents: a .txt with blank-line-separated documents, a directory of .txt files, or a
-.jsonl (--text-field); the first T are used (`--sample first`).
+Documents: a .txt with blank-line-separated documents, a directory of .txt files, a
+.jsonl (--text-field), or for Image GPT a .npy of N×H×W×3 uint8 images (tokenised by the
+model directory's ImageGPTImageProcessor; needs Pillow); the first T are used
+(`--sample first`).
 """
 import argparse
 import json
@@ -94,12 +96,21 @@ def main():
         make_model(args)
         return
 
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM, ImageGPTForCausalImageModeling
 
     t0 = time.time()
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
+    image_gpt = AutoConfig.from_pretrained(args.model).model_type == "imagegpt"
+    cls = ImageGPTForCausalImageModeling if image_gpt else AutoModelForCausalLM
+    model = cls.from_pretrained(args.model, dtype=torch.float32)
     model.train()
-    if args.tokenizer == "bytes":
+    if args.docs.endswith(".npy"):
+        from transformers import ImageGPTImageProcessor
+
+        processor = ImageGPTImageProcessor.from_pretrained(args.model)
+        images = np.load(args.docs)
+        encode = lambda img: processor([img], return_tensors="np")["input_ids"][0].tolist()
+        eos = 0
+    elif args.tokenizer == "bytes":
         encode = lambda s: list(s.encode("utf-8"))
         eos = 256
     else:
@@ -108,7 +119,8 @@ def main():
         tok = Tokenizer.from_file(args.tokenizer or os.path.join(args.model, "tokenizer.json"))
         encode = lambda s: tok.encode(s).ids
         eos = model.config.eos_token_id if model.config.eos_token_id is not None else 0
-    docs = read_docs(args.docs, args.text_field)[: args.tasks]
+    docs = list(images) if args.docs.endswith(".npy") else read_docs(args.docs, args.text_field)
+    docs = docs[: args.tasks]
     if len(docs) < args.tasks:
         sys.exit(f"only {len(docs)} documents")
     toks = [encode(d)[: args.context] for d in docs]

@@ -320,13 +320,12 @@ fn repo() -> PathBuf {
 /// (bench/probe_hf.py: per-document evaluation, batch 1) on a parity fixture: T=6, C=48,
 /// M=3, E=2, SGD lr 1e-2, first 6 built-in documents. The reference matrices were produced
 /// by that script (see tests/llm_probe_fixtures/README.md).
-fn loss_matrix_difference(fixture: &str, reference: &str) -> f32 {
+fn loss_matrix_difference(fixture: &str, docs: &Path, context: usize, reference: &str) -> f32 {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("parity");
     let model = repo().join("tests/fixtures").join(fixture);
-    let docs = repo().join("llm/corpus/builtin.txt");
     let flags = format!(
-        "--model {} --docs {} --sample first --tasks 6 --context 48 --steps 3 --epochs 2 --optimizer sgd --lr 1e-2 --record none",
+        "--model {} --docs {} --sample first --tasks 6 --context {context} --steps 3 --epochs 2 --optimizer sgd --lr 1e-2 --record none",
         model.display(),
         docs.display()
     );
@@ -346,16 +345,75 @@ fn loss_matrix_difference(fixture: &str, reference: &str) -> f32 {
 
 #[test]
 fn loss_matrix_matches_transformers_protocol() {
-    let worst = loss_matrix_difference("neox-parallel", "hf_losses_t6_c48_m3_e2.npy");
+    let docs = repo().join("llm/corpus/builtin.txt");
+    let worst = loss_matrix_difference("neox-parallel", &docs, 48, "hf_losses_t6_c48_m3_e2.npy");
     assert!(worst < 1e-3, "max relative difference {worst}");
 }
 
-/// GPT-2, Llama, Qwen2 and Mistral run the same protocol to the same loss matrix.
+/// GPT-2, Llama, Qwen2, Mistral and Image GPT (on images, C = 64 pixels) run the same
+/// protocol to the same loss matrix.
 #[test]
 fn every_familys_loss_matrix_matches_transformers_protocol() {
+    let text = repo().join("llm/corpus/builtin.txt");
     for family in ["gpt2", "llama", "qwen2", "mistral"] {
-        let worst = loss_matrix_difference(family, &format!("hf_losses_{family}_t6_c48_m3_e2.npy"));
+        let reference = format!("hf_losses_{family}_t6_c48_m3_e2.npy");
+        let worst = loss_matrix_difference(family, &text, 48, &reference);
         assert!(worst < 1e-3, "{family}: max relative difference {worst}");
+    }
+    let images = repo().join("tests/fixtures/imagegpt/images.npy");
+    let worst = loss_matrix_difference(
+        "imagegpt",
+        &images,
+        64,
+        "hf_losses_imagegpt_t6_c64_m3_e2.npy",
+    );
+    assert!(worst < 1e-3, "imagegpt: max relative difference {worst}");
+}
+
+/// Images and Image GPT go together; a wrong array or a wrong pairing is one plain sentence.
+#[test]
+fn image_documents_are_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = repo().join("tests/fixtures/imagegpt/images.npy");
+    let igpt = repo().join("tests/fixtures/imagegpt");
+    let floats = tmp.path().join("floats.npy");
+    ndarray_npy::write_npy(&floats, &ndarray::Array4::<f32>::zeros((2, 8, 8, 3))).unwrap();
+    let small = tmp.path().join("small.npy");
+    ndarray_npy::write_npy(&small, &ndarray::Array4::<u8>::zeros((6, 4, 4, 3))).unwrap();
+    let text = repo().join("llm/corpus/builtin.txt");
+    let cases = [
+        (
+            format!("--docs {}", images.display()),
+            "needs an Image GPT model",
+        ),
+        (
+            format!("--model {} --docs {}", igpt.display(), text.display()),
+            "reads images, not text",
+        ),
+        (
+            format!("--model {} --docs {}", igpt.display(), floats.display()),
+            "uint8",
+        ),
+        (
+            format!("--model {} --docs {}", igpt.display(), small.display()),
+            "resize them first",
+        ),
+    ];
+    for (k, (flags, needle)) in cases.iter().enumerate() {
+        let out = tmp.path().join(format!("r{k}"));
+        let o = run(&probe_args(
+            &format!("{flags} --tasks 2 --context 16"),
+            &out,
+        ));
+        assert!(!o.status.success(), "{flags} should fail");
+        let e = stderr(&o);
+        assert!(e.contains(needle), "{flags}: expected `{needle}` in: {e}");
+        assert!(!e.contains("panicked"), "{e}");
+        assert_eq!(e.trim().lines().count(), 1, "one plain message: {e}");
+        assert!(
+            !out.join("run.json").exists(),
+            "{flags}: nothing is written"
+        );
     }
 }
 
@@ -366,7 +424,8 @@ fn every_familys_loss_matrix_matches_transformers_protocol() {
 #[test]
 fn every_family_runs_every_recorder_and_variant() {
     let tmp = tempfile::tempdir().unwrap();
-    let docs = repo().join("llm/corpus/builtin.txt");
+    let text = repo().join("llm/corpus/builtin.txt");
+    let images = repo().join("tests/fixtures/imagegpt/images.npy");
     // (fixture, first block's prefix, last block's prefix, attention module, PCA matrix)
     let families = [
         (
@@ -404,8 +463,20 @@ fn every_family_runs_every_recorder_and_variant() {
             ".self_attn.",
             "lm_head.weight",
         ),
+        (
+            "imagegpt",
+            "transformer.h.0.",
+            "transformer.h.1.",
+            ".attn.",
+            "lm_head.weight",
+        ),
     ];
     for (fixture, first, last, attention, pca) in families {
+        let docs = if fixture == "imagegpt" {
+            &images
+        } else {
+            &text
+        };
         for (param, frozen) in [(first, true), (last, false)] {
             let out = tmp.path().join(format!("{fixture}-{frozen}"));
             let flags = format!(

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use reawaken_llm::probe::documents::{load_documents, tokenize_doc};
-use reawaken_llm::{load_hf_dir, GptNeoXConfig, Tokenizer};
+use reawaken_llm::{load_hf_dir, GptNeoXConfig, ModelConfig, Tokenizer};
 use reawaken_testkit::alloc::{assert_allocation_sane, Counting};
 use reawaken_testkit::fuzz::{apply, fuzz_bytes, mutation, report, runner};
 use serde_json::Value;
@@ -138,13 +138,18 @@ fn check_config(text: &[u8]) {
     let Ok(text) = std::str::from_utf8(text) else {
         return;
     };
-    match GptNeoXConfig::from_json_str(text, Path::new("config.json")) {
+    if let Ok(cfg) = GptNeoXConfig::from_json_str(text, Path::new("config.json")) {
+        // What the loader does next with an accepted config must not panic either.
+        let _ = cfg.head_dim();
+        let _ = cfg.rotary_ndims();
+        let _ = cfg.activation();
+        let _ = cfg.pad_token_id();
+    }
+    match ModelConfig::from_json_str(text, Path::new("config.json")) {
         Ok(cfg) => {
-            // What the loader does next with an accepted config must not panic either.
-            let _ = cfg.head_dim();
-            let _ = cfg.rotary_ndims();
-            let _ = cfg.activation();
-            let _ = cfg.pad_token_id();
+            let _ = cfg.shape();
+            let _ = cfg.layout();
+            let _ = cfg.max_sequence();
             let _ = cfg.num_parameters();
             let _ = cfg.to_json();
         }
@@ -152,21 +157,32 @@ fn check_config(text: &[u8]) {
     }
 }
 
+/// Every family's fixture config, mutated: parsed and checked without a panic, every
+/// refusal naming the file.
 #[test]
 fn fuzz_config_json() {
-    let valid: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture().join("config.json")).unwrap())
-            .unwrap();
-    let mut r = runner(512);
-    let n = std::cell::Cell::new(0usize);
-    r.run(&fuzz_json(valid), |bytes| {
-        n.set(n.get() + 1);
-        check_config(&bytes);
-        Ok(())
-    })
-    .unwrap();
-    assert_allocation_sane("config.json");
-    report("config_json", n.get());
+    let fixtures = reawaken_testkit::fixtures();
+    for family in [
+        "neox-parallel",
+        "gpt2",
+        "llama",
+        "qwen2",
+        "mistral",
+        "imagegpt",
+    ] {
+        let path = fixtures.join(family).join("config.json");
+        let valid: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut r = runner(256);
+        let n = std::cell::Cell::new(0usize);
+        r.run(&fuzz_json(valid), |bytes| {
+            n.set(n.get() + 1);
+            check_config(&bytes);
+            Ok(())
+        })
+        .unwrap();
+        assert_allocation_sane("config.json");
+        report(&format!("config_json_{family}"), n.get());
+    }
 }
 
 /// Known bug (reported to h3): `hidden_size` near i64::MAX without `intermediate_size`

@@ -226,7 +226,11 @@ fn unsupported_architecture_is_reported() {
     // One sentence: what was found and what is supported.
     assert_names(
         &e,
-        &["config.json", "t5", "gpt_neox, gpt2, llama, qwen2, mistral"],
+        &[
+            "config.json",
+            "t5",
+            "gpt_neox, gpt2, imagegpt, llama, qwen2, mistral",
+        ],
     );
     edit_config(tmp.path(), |c| {
         c.insert("model_type".into(), "llama".into());

@@ -2,7 +2,7 @@
 //!
 //! The fixtures under `tests/fixtures/` were made by Transformers itself
 //! (`tests/fixtures/make_fixture.py` for GPT-NeoX: both residual modes and a sharded
-//! copy; `make_family_fixtures.py` for GPT-2, Llama, Qwen2 and Mistral): small random
+//! copy; `make_family_fixtures.py` for GPT-2, Llama, Qwen2, Mistral and Image GPT): small random
 //! models, their logits on fixed ids, the losses of a few SGD steps, and a BPE
 //! `tokenizer.json` with the ids Transformers gives some texts.
 
@@ -181,16 +181,23 @@ fn tokenizer_json_matches_transformers_ids() {
 
 #[test]
 fn hidden_states_feed_the_logits() {
-    for name in ["neox-sequential", "gpt2", "llama", "qwen2", "mistral"] {
+    for name in [
+        "neox-sequential",
+        "gpt2",
+        "llama",
+        "qwen2",
+        "mistral",
+        "imagegpt",
+    ] {
         let m = load(name);
-        let ids = Tensor::from_slice(&[1i64, 5, 9, 200, 3]).view([1, 5]);
+        let ids = Tensor::from_slice(&[1i64, 5, 9, 12, 3]).view([1, 5]);
         let h = tch::no_grad(|| m.model.hidden_states(&ids)).unwrap();
         assert_eq!(h.size(), vec![1, 5, 32], "{name}");
         let a = to_vec(&m.model.logits_from_hidden(&h));
         let b = to_vec(&tch::no_grad(|| m.model.forward(&ids)).unwrap());
         assert_eq!(a, b, "{name}");
         // Causal: a right-padded copy gives the same states on the real tokens.
-        let padded = Tensor::from_slice(&[1i64, 5, 9, 200, 3, 0, 0]).view([1, 7]);
+        let padded = Tensor::from_slice(&[1i64, 5, 9, 12, 3, 0, 0]).view([1, 7]);
         let hp = tch::no_grad(|| m.model.hidden_states(&padded))
             .unwrap()
             .narrow(1, 0, 5);
@@ -218,11 +225,17 @@ fn saved_directory_loads_unchanged(name: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("saved");
     save_hf_dir(&m, &out).unwrap();
-    assert!(out.join("tokenizer.json").is_file());
+    // The tokenizer travels with the model: tokenizer.json, or Image GPT's clusters.
+    let tokenizer_file = if name == "imagegpt" {
+        "preprocessor_config.json"
+    } else {
+        "tokenizer.json"
+    };
+    assert!(out.join(tokenizer_file).is_file());
     let ids: Array2<i64> = read_npy(src.join("input_ids.npy")).unwrap();
     let logits = tch::no_grad(|| m.model.forward(&ids_tensor(&ids))).unwrap();
     let (b, s) = ids.dim();
-    let v = m.config.vocab_size() as usize;
+    let v = logits.size()[2] as usize;
     let ours = Array3::from_shape_vec((b, s, v), to_vec(&logits)).unwrap();
     write_npy(tmp.path().join("ours.npy"), &ours).unwrap();
     let output = Command::new(python())
@@ -292,6 +305,46 @@ fn qwen2_biases_tied_matches_transformers() {
 #[test]
 fn mistral_sliding_window_head_dim_matches_transformers() {
     family_matches_transformers("mistral");
+}
+
+#[test]
+fn image_gpt_matches_transformers() {
+    family_matches_transformers("imagegpt");
+    // Its output has no row for the start-of-sequence id.
+    let m = load("imagegpt");
+    let ids = Tensor::from_slice(&[16i64, 3, 5]).view([1, 3]);
+    let logits = tch::no_grad(|| m.model.forward(&ids)).unwrap();
+    assert_eq!(logits.size(), vec![1, 3, 16]);
+}
+
+/// Images become the colour-cluster ids ImageGPTImageProcessor gives them, in raster order.
+#[test]
+fn image_pixels_match_the_image_processor() {
+    let dir = fixtures().join("imagegpt");
+    let m = load("imagegpt");
+    let Some(reawaken_llm::Tokenizer::Pixels(clusters)) = &m.tokenizer else {
+        panic!("imagegpt loads its colour clusters: {:?}", m.tokenizer);
+    };
+    assert_eq!(clusters.len(), 16);
+    let images: ndarray::Array4<u8> = read_npy(dir.join("images.npy")).unwrap();
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("pixels.json")).unwrap()).unwrap();
+    let want = want["input_ids"].as_array().unwrap();
+    assert_eq!(want.len(), images.dim().0);
+    let mut distinct = std::collections::BTreeSet::new();
+    for (img, w) in images.outer_iter().zip(want) {
+        let pixels: Vec<u8> = img.iter().copied().collect();
+        let got = clusters.quantize(&pixels);
+        let w: Vec<i64> = w
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        assert_eq!(got, w);
+        distinct.extend(got);
+    }
+    assert!(distinct.len() > 8, "the images use only {distinct:?}");
 }
 
 /// A GPT-2 directory as the OpenAI uploads are (no `transformer.` prefix, causal-mask

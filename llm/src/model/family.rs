@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `gpt_neox` | [`crate::model::gpt_neox`] | `GPTNeoXForCausalLM` (Pythia) |
 //! | `gpt2` | [`crate::model::gpt2`] | `GPT2LMHeadModel` |
+//! | `imagegpt` | [`crate::model::gpt2`] | `ImageGPTForCausalImageModeling` |
 //! | `llama`, `qwen2`, `mistral` | [`crate::model::llama`] | `LlamaForCausalLM`, `Qwen2ForCausalLM`, `MistralForCausalLM` |
 
 use std::path::Path;
@@ -23,9 +24,10 @@ use crate::model::layers::{size3, Registry};
 use crate::model::llama::{Llama, LlamaConfig};
 
 /// Every `model_type` `--model` accepts, with its Hugging Face `XForCausalLM` class.
-pub const SUPPORTED: [(&str, &str); 5] = [
+pub const SUPPORTED: [(&str, &str); 6] = [
     ("gpt_neox", "GPTNeoXForCausalLM"),
     ("gpt2", "GPT2LMHeadModel"),
+    ("imagegpt", "ImageGPTForCausalImageModeling"),
     ("llama", "LlamaForCausalLM"),
     ("qwen2", "Qwen2ForCausalLM"),
     ("mistral", "MistralForCausalLM"),
@@ -175,7 +177,7 @@ impl ModelConfig {
         }
         Ok(match model_type {
             "gpt_neox" => GptNeoXConfig::from_value(value, path)?.into(),
-            "gpt2" => Gpt2Config::from_value(value, path)?.into(),
+            "gpt2" | "imagegpt" => Gpt2Config::from_value(value, path)?.into(),
             _ => LlamaConfig::from_value(value, path)?.into(),
         })
     }
@@ -201,7 +203,10 @@ impl ModelConfig {
     pub fn layout(&self) -> ParamLayout {
         match self {
             ModelConfig::GptNeoX(_) => GPT_NEOX,
-            ModelConfig::Gpt2(_) => GPT2,
+            ModelConfig::Gpt2(c) => ParamLayout {
+                architecture: causal_lm_class(&c.model_type).unwrap_or(GPT2.architecture),
+                ..GPT2
+            },
             ModelConfig::Llama(c) => ParamLayout {
                 architecture: causal_lm_class(&c.model_type).unwrap_or(LLAMA.architecture),
                 ..LLAMA
@@ -242,7 +247,7 @@ impl ModelConfig {
     pub fn tie_word_embeddings(&self) -> bool {
         match self {
             ModelConfig::GptNeoX(c) => c.tie_word_embeddings,
-            ModelConfig::Gpt2(c) => c.tie_word_embeddings,
+            ModelConfig::Gpt2(c) => c.tied(),
             ModelConfig::Llama(c) => c.tie_word_embeddings,
         }
     }

@@ -1,5 +1,6 @@
-//! GPT-2 on tch, following Hugging Face `transformers/models/gpt2/modeling_gpt2.py`
-//! (`GPT2LMHeadModel`):
+//! GPT-2 and Image GPT on tch, following Hugging Face
+//! `transformers/models/gpt2/modeling_gpt2.py` (`GPT2LMHeadModel`) and
+//! `imagegpt/modeling_imagegpt.py` (`ImageGPTForCausalImageModeling`):
 //!
 //! - `transformer.wte` (tokens) + `transformer.wpe` (learned positions, at most
 //!   `n_positions`) → `n_layer` × block → `transformer.ln_f` → `lm_head` (tied to `wte`
@@ -10,6 +11,9 @@
 //!   with `scale_attn_by_inverse_layer_idx`), output projection `c_proj`.
 //! - MLP: `c_fc` (`n_inner`, default 4·`n_embd`) → `activation_function` → `c_proj`.
 //! - Every projection is a `Conv1D`: its `weight` is stored `[in, out]`.
+//! - Image GPT (`model_type: imagegpt`) is the same network with `ImageGPTLayerNorm`
+//!   (`weight · x / √(mean(x²) + ε)`, no bias), `quick_gelu` by default, and an untied
+//!   `lm_head` of `vocab_size − 1` rows (the start-of-sequence id is never predicted).
 //!
 //! Dropout is not applied: the probe trains deterministically (see docs/model-families.md).
 
@@ -23,7 +27,7 @@ use tch::Tensor;
 use crate::model::error::{LlmError, Result};
 use crate::model::family;
 use crate::model::layers::{
-    causal_attention, embed, output_matrix, size3, var, Activation, Conv1D, LayerNorm, Registry,
+    causal_attention, embed, size3, var, Activation, Conv1D, ImageGptNorm, LayerNorm, Registry,
     EMPTY,
 };
 
@@ -48,8 +52,9 @@ pub struct Gpt2Config {
     /// MLP width; `None` means 4·`n_embd`.
     #[serde(default)]
     pub n_inner: Option<i64>,
-    #[serde(default = "d_act")]
-    pub activation_function: String,
+    /// `None`: GPT-2's `gelu_new`, Image GPT's `quick_gelu`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_function: Option<String>,
     #[serde(default = "d_eps")]
     pub layer_norm_epsilon: f64,
     #[serde(default = "d_init")]
@@ -58,8 +63,9 @@ pub struct Gpt2Config {
     pub scale_attn_weights: bool,
     #[serde(default)]
     pub scale_attn_by_inverse_layer_idx: bool,
-    #[serde(default = "yes")]
-    pub tie_word_embeddings: bool,
+    /// `None`: tied for GPT-2; Image GPT never ties (its `lm_head` has one row fewer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie_word_embeddings: Option<bool>,
     /// Every other key (`bos_token_id`, the dropouts, …), written back unchanged.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -82,9 +88,6 @@ fn d_embd() -> i64 {
 }
 fn d_layer() -> i64 {
     12
-}
-fn d_act() -> String {
-    "gelu_new".to_string()
 }
 fn d_eps() -> f64 {
     1e-5
@@ -120,12 +123,12 @@ impl Gpt2Config {
             n_layer: depth,
             n_head: heads,
             n_inner: None,
-            activation_function: d_act(),
+            activation_function: Some("gelu_new".to_string()),
             layer_norm_epsilon: d_eps(),
             initializer_range: d_init(),
             scale_attn_weights: true,
             scale_attn_by_inverse_layer_idx: false,
-            tie_word_embeddings: true,
+            tie_word_embeddings: Some(true),
             extra,
         }
     }
@@ -164,8 +167,33 @@ impl Gpt2Config {
         family::check_token_ids(&self.extra, self.vocab_size)
     }
 
+    /// Whether this is Image GPT (`model_type: imagegpt`).
+    pub fn is_image_gpt(&self) -> bool {
+        self.model_type == "imagegpt"
+    }
+
     pub fn activation(&self) -> std::result::Result<Activation, String> {
-        Activation::from_hf("activation_function", &self.activation_function)
+        let default = if self.is_image_gpt() {
+            "quick_gelu"
+        } else {
+            "gelu_new"
+        };
+        let name = self.activation_function.as_deref().unwrap_or(default);
+        Activation::from_hf("activation_function", name)
+    }
+
+    /// Whether `lm_head` is `wte` (GPT-2's default; never for Image GPT).
+    pub fn tied(&self) -> bool {
+        !self.is_image_gpt() && self.tie_word_embeddings.unwrap_or(true)
+    }
+
+    /// Rows of the output matrix: the vocabulary, less Image GPT's start-of-sequence id.
+    pub fn output_rows(&self) -> i64 {
+        if self.is_image_gpt() {
+            self.vocab_size - 1
+        } else {
+            self.vocab_size
+        }
     }
 
     /// MLP width: `n_inner`, or 4·`n_embd`.
@@ -177,8 +205,14 @@ impl Gpt2Config {
     pub fn num_parameters(&self) -> i64 {
         let count = || -> Option<i64> {
             let (d, i) = (self.n_embd, self.intermediate_size());
+            // A LayerNorm has a weight and a bias, Image GPT's norm a weight only.
+            let norm = if self.is_image_gpt() {
+                d
+            } else {
+                d.checked_mul(2)?
+            };
             let per_layer = [
-                d.checked_mul(4)?,                 // ln_1, ln_2
+                norm.checked_mul(2)?,              // ln_1, ln_2
                 d.checked_mul(d)?.checked_mul(3)?, // c_attn
                 d.checked_mul(3)?,                 // its bias
                 d.checked_mul(d)?.checked_add(d)?, // attn.c_proj
@@ -188,16 +222,41 @@ impl Gpt2Config {
             .into_iter()
             .try_fold(0i64, i64::checked_add)?;
             let vd = self.vocab_size.checked_mul(d)?;
-            let emb = if self.tie_word_embeddings {
+            let emb = if self.tied() {
                 vd
             } else {
-                vd.checked_mul(2)?
+                vd.checked_add(self.output_rows().checked_mul(d)?)?
             };
             emb.checked_add(self.n_positions.checked_mul(d)?)?
                 .checked_add(self.n_layer.checked_mul(per_layer)?)?
-                .checked_add(d.checked_mul(2)?)
+                .checked_add(norm)
         };
         count().unwrap_or(i64::MAX)
+    }
+}
+
+/// GPT-2's LayerNorm or Image GPT's weight-only norm.
+#[derive(Debug)]
+enum Norm {
+    Layer(LayerNorm),
+    ImageGpt(ImageGptNorm),
+}
+
+impl Norm {
+    fn new(p: nn::Path, cfg: &Gpt2Config, reg: &mut Registry) -> Result<Self> {
+        let (d, eps) = (cfg.n_embd, cfg.layer_norm_epsilon);
+        Ok(if cfg.is_image_gpt() {
+            Norm::ImageGpt(ImageGptNorm::new(p, d, eps, reg)?)
+        } else {
+            Norm::Layer(LayerNorm::new(p, d, eps, reg)?)
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        match self {
+            Norm::Layer(n) => n.forward(x),
+            Norm::ImageGpt(n) => n.forward(x),
+        }
     }
 }
 
@@ -227,9 +286,9 @@ impl Attention {
 
 #[derive(Debug)]
 struct Block {
-    ln_1: LayerNorm,
+    ln_1: Norm,
     attn: Attention,
-    ln_2: LayerNorm,
+    ln_2: Norm,
     c_fc: Conv1D,
     mlp_proj: Conv1D,
     act: Activation,
@@ -243,7 +302,7 @@ impl Block {
         init: Init,
         reg: &mut Registry,
     ) -> Result<Self> {
-        let (d, i, eps) = (cfg.n_embd, cfg.intermediate_size(), cfg.layer_norm_epsilon);
+        let (d, i) = (cfg.n_embd, cfg.intermediate_size());
         let mut scale = if cfg.scale_attn_weights {
             ((d / cfg.n_head) as f64).powf(-0.5)
         } else {
@@ -252,7 +311,7 @@ impl Block {
         if cfg.scale_attn_by_inverse_layer_idx {
             scale /= (layer + 1) as f64;
         }
-        let ln_1 = LayerNorm::new(&p / "ln_1", d, eps, reg)?;
+        let ln_1 = Norm::new(&p / "ln_1", cfg, reg)?;
         let ap = &p / "attn";
         let attn = Attention {
             c_attn: Conv1D::new(&ap / "c_attn", d, 3 * d, init, reg)?,
@@ -260,7 +319,7 @@ impl Block {
             n_head: cfg.n_head,
             scale,
         };
-        let ln_2 = LayerNorm::new(&p / "ln_2", d, eps, reg)?;
+        let ln_2 = Norm::new(&p / "ln_2", cfg, reg)?;
         let mp = &p / "mlp";
         Ok(Block {
             ln_1,
@@ -287,7 +346,7 @@ pub struct Gpt2 {
     wte: Tensor,
     wpe: Tensor,
     h: Vec<Block>,
-    ln_f: LayerNorm,
+    ln_f: Norm,
     lm_head: Tensor,
     cfg: Gpt2Config,
     params: Registry,
@@ -307,8 +366,13 @@ impl Gpt2 {
         for layer in 0..cfg.n_layer {
             h.push(Block::new(&t / "h" / layer, cfg, layer, w, &mut reg)?);
         }
-        let ln_f = LayerNorm::new(&t / "ln_f", d, cfg.layer_norm_epsilon, &mut reg)?;
-        let lm_head = output_matrix(p / "lm_head", &wte, cfg.tie_word_embeddings, &mut reg)?;
+        let ln_f = Norm::new(&t / "ln_f", cfg, &mut reg)?;
+        let lm_head = if cfg.tied() {
+            wte.shallow_clone()
+        } else {
+            let rows = cfg.output_rows();
+            var(&(p / "lm_head"), "weight", &[rows, d], w, &mut reg)?
+        };
         Ok(Gpt2 {
             wte,
             wpe,

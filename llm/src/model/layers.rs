@@ -169,6 +169,27 @@ impl RmsNorm {
     }
 }
 
+/// `ImageGPTLayerNorm`: `weight · x / √(mean(x²) + ε)`, no bias, in the input's dtype.
+#[derive(Debug)]
+pub(crate) struct ImageGptNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl ImageGptNorm {
+    pub(crate) fn new(p: nn::Path, dim: i64, eps: f64, reg: &mut Registry) -> Result<Self> {
+        Ok(ImageGptNorm {
+            weight: var(&p, "weight", &[dim], Init::Const(1.0), reg)?,
+            eps,
+        })
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
+        let ms = x.square().mean_dim(-1, true, x.kind());
+        x / (ms + self.eps).sqrt() * &self.weight
+    }
+}
+
 /// Activation functions we implement (Hugging Face `ACT2FN` names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {

@@ -160,12 +160,10 @@ impl LlamaConfig {
         family::check_eps("rms_norm_eps", self.rms_norm_eps)?;
         self.activation()?;
         self.rope()?;
-        for layer in 0..self.num_hidden_layers {
-            if let Some(w) = self.sliding_window(layer)? {
-                if w <= 0 {
-                    return Err(format!("sliding_window = {w} must be positive"));
-                }
-            }
+        match self.extra.get("sliding_window") {
+            None | Some(Value::Null) => {}
+            Some(v) if v.as_i64().is_some_and(|w| w > 0) => {}
+            Some(v) => return Err(format!("sliding_window = {v} must be a positive integer")),
         }
         family::check_token_ids(&self.extra, self.vocab_size)
     }
@@ -328,9 +326,17 @@ impl LlamaConfig {
             let (d, i) = (self.hidden_size, self.intermediate_size);
             let q = self.num_attention_heads.checked_mul(self.head_dim())?;
             let kv = self.kv_heads().checked_mul(self.head_dim())?;
-            let qkv_b = if self.qkv_bias() { q + 2 * kv } else { 0 };
+            let qkv_b = if self.qkv_bias() {
+                q.checked_add(kv.checked_mul(2)?)?
+            } else {
+                0
+            };
             let o_b = if self.o_bias() { d } else { 0 };
-            let mlp_b = if self.mlp_bias() { 2 * i + d } else { 0 };
+            let mlp_b = if self.mlp_bias() {
+                i.checked_mul(2)?.checked_add(d)?
+            } else {
+                0
+            };
             let per_layer = [
                 d.checked_mul(q.checked_add(kv.checked_mul(2)?)?)?,
                 q.checked_mul(d)?,

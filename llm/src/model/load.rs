@@ -290,7 +290,14 @@ pub fn load_hf_dir_with(dir: &Path, device: Device, dtype: DType) -> Result<Load
     }
 
     let tok_path = dir.join(TOKENIZER_FILE);
-    let tokenizer = if tok_path.is_file() {
+    let clusters =
+        crate::model::pixels::preprocessor_path(dir).filter(|_| config.model_type() == "imagegpt");
+    let tokenizer = if let Some(path) = clusters {
+        let c = crate::model::pixels::ColourClusters::from_file(&path)?;
+        let tok = Tokenizer::Pixels(Box::new(c));
+        tok.check_fits(config.vocab_size(), &path)?;
+        Some(tok)
+    } else if tok_path.is_file() {
         let tok = Tokenizer::from_file(&tok_path)?;
         tok.check_fits(config.vocab_size(), &tok_path)?;
         Some(tok)
@@ -566,11 +573,24 @@ pub fn save_hf_dir(model: &LoadedModel, dir: &Path) -> Result<()> {
     })?;
     write_atomic(&config_path, text.as_bytes())?;
 
-    if let Some(tok @ Tokenizer::Hf(_)) = &model.tokenizer {
-        let final_path = dir.join(TOKENIZER_FILE);
-        let tmp = dir.join(format!(".{TOKENIZER_FILE}.tmp"));
-        tok.save(&tmp)?;
-        std::fs::rename(&tmp, &final_path).map_err(|e| LlmError::io(&final_path, e))?;
+    match &model.tokenizer {
+        Some(tok @ Tokenizer::Hf(_)) => {
+            let final_path = dir.join(TOKENIZER_FILE);
+            let tmp = dir.join(format!(".{TOKENIZER_FILE}.tmp"));
+            tok.save(&tmp)?;
+            std::fs::rename(&tmp, &final_path).map_err(|e| LlmError::io(&final_path, e))?;
+        }
+        Some(Tokenizer::Pixels(c)) => {
+            let path = dir.join(crate::model::pixels::PREPROCESSOR_FILE);
+            let text = serde_json::to_string_pretty(&c.config).map_err(|source| {
+                LlmError::ConfigParse {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            write_atomic(&path, text.as_bytes())?;
+        }
+        _ => {}
     }
     Ok(())
 }

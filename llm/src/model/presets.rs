@@ -1,4 +1,4 @@
-//! Pythia shapes and Pythia's initialisation, for models trained from scratch.
+//! Pythia and GPT-2 shapes and their initialisations, for models trained from scratch.
 //!
 //! Shapes are those of the Hugging Face `EleutherAI/pythia-*` configs (all: rotary_pct
 //! 0.25, base 10000, intermediate 4·d, parallel residual, untied embeddings, 2048
@@ -11,7 +11,14 @@
 //! `small_init` σ = √(2/(5d)) for `embed_in`, `embed_out`, `query_key_value` and
 //! `dense_h_to_4h`; `wang_init` σ = 2/(L·√d) for the attention output `dense` and
 //! `dense_4h_to_h`; biases 0; LayerNorm weight 1, bias 0.
-//! [`InitScheme::Isotropic`] draws every matrix from N(0, σ²) (paper B.4: σ = 0.02).
+//! [`InitScheme::Gpt2`] is GPT-2's: every matrix N(0, 0.02²), the residual projections
+//! (`c_proj`; in the other families `dense`/`dense_4h_to_h`, `o_proj`/`down_proj`)
+//! N(0, (0.02/√(2L))²). [`InitScheme::Isotropic`] draws every matrix from N(0, σ²)
+//! (paper B.4: σ = 0.02). Every scheme applies to every preset.
+//!
+//! GPT-2 presets (`gpt2`, `gpt2-medium`, `gpt2-large`, `gpt2-xl`) are the
+//! `openai-community/gpt2*` shapes: vocabulary 50257, 1024 learned positions, tied
+//! embeddings, `gelu_new`, no dropout.
 //!
 //! Draws are made on the CPU from `tch::manual_seed(seed)` in the fixed parameter
 //! order and then copied to the device, so a seed gives the same weights on every device.
@@ -23,9 +30,19 @@ use tch::{nn, Device, Kind, Tensor};
 use crate::model::config::GptNeoXConfig;
 use crate::model::error::{LlmError, Result};
 use crate::model::family::{Model, ModelConfig};
+use crate::model::gpt2::Gpt2Config;
 use crate::model::load::LoadedModel;
 
-/// One Pythia shape.
+/// The architecture a preset builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresetFamily {
+    /// GPT-NeoX with Pythia's settings.
+    Pythia,
+    /// GPT-2 (`GPT2LMHeadModel`: learned positions, 1024 of them, tied embeddings).
+    Gpt2,
+}
+
+/// One Pythia or GPT-2 shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Preset {
     pub name: &'static str,
@@ -33,7 +50,30 @@ pub struct Preset {
     pub depth: i64,
     pub heads: i64,
     pub vocab: i64,
+    pub family: PresetFamily,
 }
+
+/// The GPT-2 shapes of the Hugging Face `openai-community/gpt2*` configs.
+pub const GPT2_PRESETS: [Preset; 4] = [
+    gpt2_preset("gpt2", 768, 12, 12),
+    gpt2_preset("gpt2-medium", 1024, 24, 16),
+    gpt2_preset("gpt2-large", 1280, 36, 20),
+    gpt2_preset("gpt2-xl", 1600, 48, 25),
+];
+
+const fn gpt2_preset(name: &'static str, width: i64, depth: i64, heads: i64) -> Preset {
+    Preset {
+        name,
+        width,
+        depth,
+        heads,
+        vocab: 50257,
+        family: PresetFamily::Gpt2,
+    }
+}
+
+/// GPT-2's learned positions (`n_positions`).
+const GPT2_POSITIONS: i64 = 1024;
 
 /// Every preset shape: `tiny` (the default fresh model of `llm probe`, small enough for
 /// a laptop CPU) and the Pythia sizes.
@@ -44,6 +84,7 @@ pub const PRESETS: [Preset; 11] = [
         depth: 2,
         heads: 4,
         vocab: 50304,
+        family: PresetFamily::Pythia,
     },
     Preset {
         name: "pythia-14m",
@@ -51,6 +92,7 @@ pub const PRESETS: [Preset; 11] = [
         depth: 6,
         heads: 4,
         vocab: 50304,
+        family: PresetFamily::Pythia,
     },
     Preset {
         name: "pythia-31m",
@@ -58,6 +100,7 @@ pub const PRESETS: [Preset; 11] = [
         depth: 6,
         heads: 8,
         vocab: 50304,
+        family: PresetFamily::Pythia,
     },
     Preset {
         name: "pythia-70m",
@@ -65,6 +108,7 @@ pub const PRESETS: [Preset; 11] = [
         depth: 6,
         heads: 8,
         vocab: 50304,
+        family: PresetFamily::Pythia,
     },
     Preset {
         name: "pythia-160m",
@@ -72,6 +116,7 @@ pub const PRESETS: [Preset; 11] = [
         depth: 12,
         heads: 12,
         vocab: 50304,
+        family: PresetFamily::Pythia,
     },
     Preset {
         name: "pythia-410m",
@@ -79,6 +124,7 @@ pub const PRESETS: [Preset; 11] = [
         depth: 24,
         heads: 16,
         vocab: 50304,
+        family: PresetFamily::Pythia,
     },
     Preset {
         name: "pythia-1b",
@@ -86,6 +132,7 @@ pub const PRESETS: [Preset; 11] = [
         depth: 16,
         heads: 8,
         vocab: 50304,
+        family: PresetFamily::Pythia,
     },
     Preset {
         name: "pythia-1.4b",
@@ -93,6 +140,7 @@ pub const PRESETS: [Preset; 11] = [
         depth: 24,
         heads: 16,
         vocab: 50304,
+        family: PresetFamily::Pythia,
     },
     Preset {
         name: "pythia-2.8b",
@@ -100,6 +148,7 @@ pub const PRESETS: [Preset; 11] = [
         depth: 32,
         heads: 32,
         vocab: 50304,
+        family: PresetFamily::Pythia,
     },
     Preset {
         name: "pythia-6.9b",
@@ -107,6 +156,7 @@ pub const PRESETS: [Preset; 11] = [
         depth: 32,
         heads: 32,
         vocab: 50432,
+        family: PresetFamily::Pythia,
     },
     Preset {
         name: "pythia-12b",
@@ -114,24 +164,22 @@ pub const PRESETS: [Preset; 11] = [
         depth: 36,
         heads: 40,
         vocab: 50688,
+        family: PresetFamily::Pythia,
     },
 ];
 
-/// Finds a preset by name (`tiny`, `pythia-70m`; the `pythia-` prefix may be left out).
+/// Finds a preset by name (`tiny`, `pythia-70m`, `gpt2-large`; the `pythia-` prefix may
+/// be left out).
 pub fn preset(name: &str) -> Result<Preset> {
     let lower = name.to_ascii_lowercase();
     let full = format!("pythia-{lower}");
-    PRESETS
-        .iter()
+    let all = || PRESETS.iter().chain(GPT2_PRESETS.iter());
+    all()
         .find(|p| p.name == lower || p.name == full)
         .copied()
         .ok_or_else(|| LlmError::UnknownPreset {
             name: name.to_string(),
-            known: PRESETS
-                .iter()
-                .map(|p| p.name)
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: all().map(|p| p.name).collect::<Vec<_>>().join(", "),
         })
 }
 
@@ -148,7 +196,9 @@ pub struct ShapeOverrides {
     pub heads: Option<i64>,
     /// Vocabulary size (e.g. 257 for the byte tokenizer).
     pub vocab: Option<i64>,
-    /// Maximum sequence length (`max_position_embeddings`; rotary, so only a bound).
+    /// The longest sequence the run feeds the model: Pythia's `max_position_embeddings`
+    /// (rotary, so only a bound) becomes at least this (and at least 2048), GPT-2's learned
+    /// `n_positions` too (at least 1024).
     pub context: Option<i64>,
 }
 
@@ -157,6 +207,9 @@ pub struct ShapeOverrides {
 pub enum InitScheme {
     /// GPT-NeoX `small_init` / `wang_init` as Pythia (see the module docs).
     Pythia,
+    /// GPT-2's `_init_weights`: every matrix (embeddings included) N(0, 0.02²), the
+    /// residual projections N(0, (0.02/√(2L))²), biases 0, LayerNorm 1/0.
+    Gpt2,
     /// Every matrix N(0, σ²), biases 0, LayerNorm 1/0 (paper B.4 uses σ = 0.02).
     Isotropic(f64),
 }
@@ -165,6 +218,7 @@ impl std::fmt::Display for InitScheme {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             InitScheme::Pythia => f.write_str("pythia"),
+            InitScheme::Gpt2 => f.write_str("gpt2"),
             InitScheme::Isotropic(s) if *s == 0.02 => f.write_str("isotropic"),
             InitScheme::Isotropic(s) => write!(f, "isotropic:{s}"),
         }
@@ -173,10 +227,11 @@ impl std::fmt::Display for InitScheme {
 
 impl FromStr for InitScheme {
     type Err = String;
-    /// `pythia`, `isotropic` (σ = 0.02) or `isotropic:SIGMA`.
+    /// `pythia`, `gpt2`, `isotropic` (σ = 0.02) or `isotropic:SIGMA`.
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         match s {
             "pythia" => Ok(InitScheme::Pythia),
+            "gpt2" => Ok(InitScheme::Gpt2),
             "isotropic" => Ok(InitScheme::Isotropic(0.02)),
             _ => match s.strip_prefix("isotropic:") {
                 Some(v) => match v.parse::<f64>() {
@@ -188,7 +243,7 @@ impl FromStr for InitScheme {
                     )),
                 },
                 None => Err(format!(
-                    "unknown init `{s}` (expected pythia, isotropic or isotropic:SIGMA)"
+                    "unknown init `{s}` (expected pythia, gpt2, isotropic or isotropic:SIGMA)"
                 )),
             },
         }
@@ -196,7 +251,7 @@ impl FromStr for InitScheme {
 }
 
 /// The config of a preset after overrides, validated (width divisible by heads, …).
-pub fn preset_config(name: &str, shape: &ShapeOverrides) -> Result<GptNeoXConfig> {
+pub fn preset_config(name: &str, shape: &ShapeOverrides) -> Result<ModelConfig> {
     let p = preset(name)?;
     let width = shape.width.unwrap_or(p.width);
     let depth = shape.depth.unwrap_or(p.depth);
@@ -221,18 +276,27 @@ pub fn preset_config(name: &str, shape: &ShapeOverrides) -> Result<GptNeoXConfig
             "width {width} is not divisible by heads {heads} (choose heads among the divisors of the width)"
         )));
     }
-    let mut cfg = GptNeoXConfig::pythia(vocab, width, depth, heads);
-    cfg.intermediate_size = intermediate;
-    if let Some(c) = shape.context {
-        cfg.max_position_embeddings = c;
+    let invalid = |e: String| LlmError::InvalidShape(format!("{name} with {shape:?}: {e}"));
+    match p.family {
+        PresetFamily::Pythia => {
+            let mut cfg = GptNeoXConfig::pythia(vocab, width, depth, heads);
+            cfg.intermediate_size = intermediate;
+            cfg.max_position_embeddings = shape.context.unwrap_or(0).max(2048);
+            if vocab <= 2 {
+                cfg.bos_token_id = None;
+                cfg.eos_token_id = None;
+            }
+            cfg.validate().map_err(invalid)?;
+            Ok(cfg.into())
+        }
+        PresetFamily::Gpt2 => {
+            let positions = shape.context.unwrap_or(0).max(GPT2_POSITIONS);
+            let mut cfg = Gpt2Config::gpt2(vocab, positions, width, depth, heads);
+            cfg.n_inner = Some(intermediate);
+            cfg.validate().map_err(invalid)?;
+            Ok(cfg.into())
+        }
     }
-    if vocab <= 2 {
-        cfg.bos_token_id = None;
-        cfg.eos_token_id = None;
-    }
-    cfg.validate()
-        .map_err(|e| LlmError::InvalidShape(format!("{name} with {shape:?}: {e}")))?;
-    Ok(cfg)
 }
 
 /// Whether `name` is a norm's parameter (LayerNorm, RMSNorm): weight 1, bias 0.
@@ -264,10 +328,14 @@ pub fn init_std(name: &str, cfg: &ModelConfig, scheme: InitScheme) -> Option<f64
     if !name.ends_with(".weight") || is_norm(name) {
         return None;
     }
+    let shape = cfg.shape();
     match scheme {
         InitScheme::Isotropic(s) => Some(s),
+        InitScheme::Gpt2 if is_residual_projection(name) => {
+            Some(0.02 / (2.0 * shape.depth as f64).sqrt())
+        }
+        InitScheme::Gpt2 => Some(0.02),
         InitScheme::Pythia => {
-            let shape = cfg.shape();
             let d = shape.width as f64;
             let l = shape.depth as f64;
             let small = (2.0 / (5.0 * d)).sqrt();
@@ -309,7 +377,7 @@ pub fn from_preset(
     seed: i64,
     device: Device,
 ) -> Result<LoadedModel> {
-    from_config(preset_config(name, shape)?.into(), init, seed, device)
+    from_config(preset_config(name, shape)?, init, seed, device)
 }
 
 /// A fresh model of a validated shape (e.g. from [`preset_config`]), initialised as
@@ -358,12 +426,10 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(
-            (c.hidden_size, c.num_hidden_layers, c.num_attention_heads),
-            (256, 2, 8)
-        );
+        let s = c.shape();
+        assert_eq!((s.width, s.depth, s.heads), (256, 2, 8));
         // The MLP keeps the preset's width (70m: 4·512), as the authors' ablations.
-        assert_eq!(c.intermediate_size, 2048);
+        assert_eq!(c.shape().intermediate, 2048);
         let c = preset_config(
             "pythia-1b",
             &ShapeOverrides {
@@ -373,7 +439,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!((c.hidden_size, c.intermediate_size), (512, 8192));
+        assert_eq!((c.shape().width, c.shape().intermediate), (512, 8192));
         let c = preset_config(
             "pythia-70m",
             &ShapeOverrides {
@@ -383,7 +449,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(c.intermediate_size, 1024);
+        assert_eq!(c.shape().intermediate, 1024);
         let e = preset_config(
             "pythia-70m",
             &ShapeOverrides {
@@ -406,9 +472,11 @@ mod tests {
 
     #[test]
     fn every_preset_is_valid() {
-        for p in PRESETS {
-            let c = preset_config(p.name, &ShapeOverrides::default()).unwrap();
-            assert_eq!(c.head_dim() * c.num_attention_heads, c.hidden_size);
+        for p in PRESETS.iter().chain(GPT2_PRESETS.iter()) {
+            let s = preset_config(p.name, &ShapeOverrides::default())
+                .unwrap()
+                .shape();
+            assert_eq!(s.width % s.heads, 0, "{}", p.name);
         }
     }
 

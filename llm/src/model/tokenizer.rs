@@ -1,11 +1,13 @@
 //! Tokenizers: a model directory's `tokenizer.json` (Hugging Face `tokenizers` crate),
-//! or plain bytes for models trained from scratch without one.
+//! plain bytes for models trained from scratch without one, or an Image GPT model's
+//! colour clusters (its documents are images, see [`crate::model::pixels`]).
 //!
 //! Padding uses the end-of-text token, as Pythia does (`pad = eos`).
 
 use std::path::Path;
 
 use crate::model::error::{LlmError, Result};
+use crate::model::pixels::ColourClusters;
 
 /// Special-token spellings tried, in order, to find the end-of-text id of a `tokenizer.json`.
 const EOS_SPELLINGS: [&str; 5] = ["<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]"];
@@ -17,6 +19,8 @@ pub enum Tokenizer {
     Bytes,
     /// A Hugging Face `tokenizer.json` (Pythia: GPT-NeoX BPE; eos = pad = `<|endoftext|>` = 0).
     Hf(Box<tokenizers::Tokenizer>),
+    /// Image GPT's pixels → nearest colour cluster; reads images, not text. Pad id 0.
+    Pixels(Box<ColourClusters>),
 }
 
 impl Tokenizer {
@@ -96,6 +100,9 @@ impl Tokenizer {
                     .map_err(|e| LlmError::Encode(e.to_string()))?;
                 Ok(enc.get_ids().iter().map(|&i| i64::from(i)).collect())
             }
+            Tokenizer::Pixels(_) => Err(LlmError::Encode(
+                "an Image GPT model reads images, not text: give --docs a .npy of N×H×W×3 uint8 images".into(),
+            )),
         }
     }
 
@@ -111,6 +118,7 @@ impl Tokenizer {
                 t.decode(&ids, true)
                     .map_err(|e| LlmError::Encode(e.to_string()))
             }
+            Tokenizer::Pixels(_) => Ok(format!("{} pixels", ids.len())),
         }
     }
 
@@ -123,6 +131,7 @@ impl Tokenizer {
                 .iter()
                 .find_map(|s| t.token_to_id(s))
                 .map_or(0, i64::from),
+            Tokenizer::Pixels(_) => 0,
         }
     }
 
@@ -136,6 +145,7 @@ impl Tokenizer {
         match self {
             Tokenizer::Bytes => 257,
             Tokenizer::Hf(t) => t.get_vocab_size(true) as i64,
+            Tokenizer::Pixels(c) => c.len() as i64,
         }
     }
 
@@ -149,6 +159,7 @@ impl Tokenizer {
                 .copied()
                 .max()
                 .map_or(-1, i64::from),
+            Tokenizer::Pixels(c) => c.len() as i64 - 1,
         }
     }
 
@@ -166,10 +177,11 @@ impl Tokenizer {
         Ok(())
     }
 
-    /// Writes a `tokenizer.json` (only for [`Tokenizer::Hf`]; bytes need no file).
+    /// Writes a `tokenizer.json` (only for [`Tokenizer::Hf`]; bytes need no file, the
+    /// clusters' `preprocessor_config.json` is written by the model's save).
     pub fn save(&self, path: &Path) -> Result<()> {
         match self {
-            Tokenizer::Bytes => Ok(()),
+            Tokenizer::Bytes | Tokenizer::Pixels(_) => Ok(()),
             Tokenizer::Hf(t) => t.save(path, false).map_err(|e| LlmError::Tokenizer {
                 path: path.to_path_buf(),
                 reason: format!("cannot save: {e}"),
@@ -182,6 +194,7 @@ impl Tokenizer {
         match self {
             Tokenizer::Bytes => "bytes".to_string(),
             Tokenizer::Hf(_) => format!("tokenizer.json ({} ids)", self.vocab_size()),
+            Tokenizer::Pixels(c) => c.describe(),
         }
     }
 }

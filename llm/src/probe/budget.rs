@@ -203,9 +203,7 @@ mod tests {
     #[test]
     fn estimate_grows_with_the_run_and_is_finite() {
         let cfg = ProbeConfig::default();
-        let m = preset_config("tiny", &ShapeOverrides::default())
-            .unwrap()
-            .into();
+        let m = preset_config("tiny", &ShapeOverrides::default()).unwrap();
         let e = estimate(&cfg, &m);
         let small = e.ram_bytes(true);
         assert!(small.is_finite() && small > BASE_BYTES);

@@ -1,5 +1,6 @@
-//! Documents for the probe: reading `--docs` (a directory of `.txt`, a `.jsonl`, or a
-//! blank-line-separated `.txt`), sampling T of them, tokenizing and truncating.
+//! Documents for the probe: reading `--docs` (a directory of `.txt`, a `.jsonl`, a
+//! blank-line-separated `.txt`, or for Image GPT a `.npy` of images), sampling T of them,
+//! tokenizing and truncating.
 use std::path::Path;
 
 use rand::seq::SliceRandom;
@@ -7,13 +8,17 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::model::pixels::ColourClusters;
 use crate::probe::corpus::{BUILTIN_CORPUS, BUILTIN_NAME};
 use crate::probe::error::{ProbeError, Result};
 
 /// One source document and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
+    /// The text (for an image: a description, e.g. `image 7 (32×32)`).
     pub text: String,
+    /// Token ids known without the tokenizer: an image's colour-cluster ids.
+    pub tokens: Option<Vec<i64>>,
     /// Human-readable origin: `dir/file.txt`, `file.jsonl line 12`, `file.txt document 3 (line 40)`.
     pub source: String,
 }
@@ -51,6 +56,7 @@ fn split_blank_lines(text: &str, name: &str) -> Vec<Document> {
     docs.into_iter()
         .enumerate()
         .map(|(k, (line, text))| Document {
+            tokens: None,
             text,
             source: format!("{name} document {} (line {line})", k + 1),
         })
@@ -85,6 +91,47 @@ fn has_ext(path: &Path, ext: &str) -> bool {
         .is_some_and(|x| x.eq_ignore_ascii_case(ext))
 }
 
+/// Whether `--docs` names a `.npy` array of images (Image GPT's documents).
+pub fn is_image_array(path: Option<&Path>) -> bool {
+    path.is_some_and(|p| has_ext(p, "npy"))
+}
+
+/// The images of a `.npy` array (N×H×W×3 uint8, as CIFAR-10 is kept in numpy), each
+/// tokenised to its colour-cluster ids in raster order.
+pub fn load_images(path: &Path, clusters: &ColourClusters) -> Result<Vec<Document>> {
+    let bad = |why: String| ProbeError::Input(format!("{}: {why}", path.display()));
+    let images: ndarray::Array4<u8> = ndarray_npy::read_npy(path).map_err(|e| {
+        bad(format!(
+            "not an N×H×W×3 uint8 .npy array of images ({e}); see docs/model-families.md for converting CIFAR-10"
+        ))
+    })?;
+    let (n, h, w, c) = images.dim();
+    if c != 3 || n == 0 || h * w < 2 {
+        return Err(bad(format!(
+            "images of shape {n}×{h}×{w}×{c}; expected N×H×W×3 with N ≥ 1 (RGB, channels last)"
+        )));
+    }
+    if let Some((ph, pw)) = clusters.size() {
+        if (ph, pw) != (h, w) {
+            return Err(bad(format!(
+                "{h}×{w} images, but the model's processor takes {ph}×{pw}: resize them first"
+            )));
+        }
+    }
+    Ok(images
+        .outer_iter()
+        .enumerate()
+        .map(|(k, img)| {
+            let pixels: Vec<u8> = img.iter().copied().collect();
+            Document {
+                text: format!("image {k} ({h}×{w})"),
+                tokens: Some(clusters.quantize(&pixels)),
+                source: format!("{} image {k}", path.display()),
+            }
+        })
+        .collect())
+}
+
 /// The documents of the built-in corpus, in file order.
 pub fn builtin_documents() -> Vec<Document> {
     split_blank_lines(BUILTIN_CORPUS, BUILTIN_NAME)
@@ -107,6 +154,7 @@ pub fn load_documents(path: Option<&Path>, text_field: &str) -> Result<Vec<Docum
         for f in files {
             let text = read_utf8(&f)?;
             docs.push(Document {
+                tokens: None,
                 text: text.trim().to_string(),
                 source: f.display().to_string(),
             });
@@ -149,6 +197,7 @@ pub fn load_documents(path: Option<&Path>, text_field: &str) -> Result<Vec<Docum
                     ))
                 })?;
             docs.push(Document {
+                tokens: None,
                 text: field.to_string(),
                 source: format!("{} line {}", path.display(), i + 1),
             });
@@ -253,8 +302,11 @@ pub fn tokenize_doc<F>(
 where
     F: Fn(&str) -> std::result::Result<Vec<i64>, String>,
 {
-    let mut tokens = encode(&doc.text)
-        .map_err(|e| ProbeError::Input(format!("{}: tokenizer failed: {e}", doc.source)))?;
+    let mut tokens = match &doc.tokens {
+        Some(t) => t.clone(),
+        None => encode(&doc.text)
+            .map_err(|e| ProbeError::Input(format!("{}: tokenizer failed: {e}", doc.source)))?,
+    };
     let total = tokens.len();
     if total < 2 {
         return Err(ProbeError::Input(format!(
@@ -315,12 +367,14 @@ mod tests {
     fn short_documents_are_refused() {
         let enc = |s: &str| Ok(s.bytes().map(i64::from).collect::<Vec<_>>());
         let d = Document {
+            tokens: None,
             text: "x".into(),
             source: "s".into(),
         };
         let err = tokenize_doc(&d, 0, 8, 0, 8, &enc).unwrap_err().to_string();
         assert!(err.contains("at least 2"), "{err}");
         let d = Document {
+            tokens: None,
             text: "hello world".into(),
             source: "s".into(),
         };
@@ -333,6 +387,7 @@ mod tests {
         let t = tokenize_doc(&d, 0, 8, 2, 4, &enc).unwrap();
         assert_eq!(t.eval_window(), &enc("llo ").unwrap()[..]);
         let short = Document {
+            tokens: None,
             text: "abc".into(),
             source: "s".into(),
         };

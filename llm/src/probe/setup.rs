@@ -125,7 +125,7 @@ fn planned_shape(cfg: &ProbeConfig) -> Result<(ModelConfig, Option<Tokenizer>)> 
                 _ => tok.vocab_size(),
             };
             let shape = presets::preset_config(&cfg.preset, &shape_overrides(cfg, vocab))?;
-            Ok((shape.into(), Some(tok)))
+            Ok((shape, Some(tok)))
         }
     }
 }
@@ -137,7 +137,7 @@ fn shape_overrides(cfg: &ProbeConfig, vocab: i64) -> ShapeOverrides {
         depth: cfg.depth,
         heads: cfg.heads,
         vocab: Some(vocab),
-        context: Some(i64::try_from(cfg.tokens_kept().max(2048)).unwrap_or(i64::MAX)),
+        context: Some(i64::try_from(cfg.tokens_kept()).unwrap_or(i64::MAX)),
     }
 }
 
@@ -279,7 +279,18 @@ type Schedule = (Vec<TaskDoc>, Vec<TaskDoc>, Vec<Vec<Episode>>);
 
 /// The T task documents, the one-off documents and the episodes of every epoch.
 fn documents_and_schedule(cfg: &ProbeConfig, tokenizer: &Tokenizer) -> Result<Schedule> {
-    let docs = documents::load_documents(cfg.docs.as_deref(), &cfg.text_field)?;
+    let docs = match (&cfg.docs, tokenizer) {
+        (Some(path), Tokenizer::Pixels(clusters)) if documents::is_image_array(Some(path)) => {
+            documents::load_images(path, clusters)?
+        }
+        (Some(path), _) if documents::is_image_array(Some(path)) => {
+            return Err(ProbeError::Input(format!(
+                "{}: a .npy of images needs an Image GPT model (--model DIR with the colour clusters in preprocessor_config.json)",
+                path.display()
+            )))
+        }
+        _ => documents::load_documents(cfg.docs.as_deref(), &cfg.text_field)?,
+    };
     let (task_idx, rest) = documents::sample_indices(docs.len(), cfg.tasks, cfg.sample, cfg.seed)?;
     let keep = cfg.tokens_kept();
     // The random window evaluates the centre [C/2, 3C/2) and needs C/2 + S + 2 tokens for
