@@ -1,10 +1,12 @@
-//! Training throughput of a Pythia-shaped GPT-NeoX on tch: SGD steps at batch 1.
-//! The Rust half of `bench/neox_throughput.sh` (the other half is `bench/neox_throughput.py`,
-//! Hugging Face Transformers on the same shape, threads and step).
+//! Training throughput of a causal LM on tch: SGD steps at batch 1. By default a
+//! Pythia-shaped GPT-NeoX; `--model DIR` trains a Hugging Face directory of any family.
+//! The Rust half of `bench/neox_throughput.sh` and `bench/family_throughput.sh` (the other
+//! half is `bench/neox_throughput.py`, Hugging Face Transformers on the same model, threads
+//! and step).
 //!
 //! ```text
 //! cargo run --release -p reawaken-llm --example train_throughput -- \
-//!     [--width 256] [--depth 4] [--heads 8] [--vocab 50304] [--context 256] \
+//!     [--width 256] [--depth 4] [--heads 8] [--vocab 50304] [--model DIR] [--context 256] \
 //!     [--steps 10] [--warmup 2] [--threads N] [--lr 1e-3] [--seed 0] [--device cpu]
 //! ```
 //! Prints one JSON line: `{"impl":"reawaken", "tokens_per_s": ..., "step_ms": ..., ...}`.
@@ -12,7 +14,7 @@
 use std::time::Instant;
 
 use reawaken_llm::model::presets::{from_preset, InitScheme, ShapeOverrides};
-use reawaken_llm::select_device;
+use reawaken_llm::{load_hf_dir, select_device, ModelConfig};
 use tch::nn::OptimizerConfig;
 use tch::{nn, Kind, Tensor};
 
@@ -35,6 +37,7 @@ fn run() -> Result<(), String> {
     let mut lr = 1e-3f64;
     let mut seed = 0i64;
     let mut device = "cpu".to_string();
+    let mut model: Option<std::path::PathBuf> = None;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -52,6 +55,7 @@ fn run() -> Result<(), String> {
             "--lr" => lr = val.parse().map_err(|e| bad(&e))?,
             "--seed" => seed = val.parse().map_err(|e| bad(&e))?,
             "--device" => device = val.clone(),
+            "--model" => model = Some(val.into()),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -70,8 +74,18 @@ fn run() -> Result<(), String> {
         vocab: Some(vocab),
         context: Some(context.max(2048)),
     };
-    let m = from_preset("pythia-70m", &shape, InitScheme::Pythia, seed, device)
-        .map_err(|e| e.to_string())?;
+    let m = match &model {
+        Some(dir) => load_hf_dir(dir, device),
+        None => from_preset("pythia-70m", &shape, InitScheme::Pythia, seed, device),
+    }
+    .map_err(|e| e.to_string())?;
+    // Image GPT predicts no start-of-sequence id: draw the targets among the others.
+    let vocab = match &m.config {
+        ModelConfig::Gpt2(c) => c.output_rows(),
+        c => c.vocab_size(),
+    };
+    let s = m.config.shape();
+    let (width, depth, heads) = (s.width, s.depth, s.heads);
     let mut opt = nn::Sgd::default()
         .build(&m.vs, lr)
         .map_err(|e| e.to_string())?;
@@ -93,9 +107,10 @@ fn run() -> Result<(), String> {
     let secs = t0.elapsed().as_secs_f64();
     let tokens = (steps as i64 * context) as f64;
     println!(
-        "{{\"impl\":\"reawaken\",\"tokens_per_s\":{:.1},\"step_ms\":{:.2},\"steps\":{steps},\"context\":{context},\"width\":{width},\"depth\":{depth},\"heads\":{heads},\"vocab\":{vocab},\"threads\":{},\"params\":{},\"last_loss\":{last:.4}}}",
+        "{{\"impl\":\"reawaken\",\"tokens_per_s\":{:.1},\"step_ms\":{:.2},\"steps\":{steps},\"context\":{context},\"model_type\":\"{}\",\"width\":{width},\"depth\":{depth},\"heads\":{heads},\"vocab\":{vocab},\"threads\":{},\"params\":{},\"last_loss\":{last:.4}}}",
         tokens / secs,
         1000.0 * secs / steps as f64,
+        m.config.model_type(),
         tch::get_num_threads(),
         m.num_parameters()
     );

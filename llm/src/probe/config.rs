@@ -24,12 +24,14 @@ pub struct ProbeConfig {
     /// Seed of everything random (document sample, init, orders, masking).
     #[arg(long, default_value_t = d().seed)]
     pub seed: u64,
-    /// Hugging Face model directory (config.json, model.safetensors, tokenizer.json),
-    /// e.g. a downloaded pythia-160m. Without it a fresh --preset model is trained.
+    /// Hugging Face model directory (config.json, model.safetensors, tokenizer.json) of
+    /// GPT-NeoX / Pythia, GPT-2, Llama, Qwen2, Mistral or Image GPT (by model_type), e.g.
+    /// a downloaded pythia-160m. Without it a fresh --preset model is trained.
     #[arg(long, value_name = "HF_DIR", conflicts_with = "preset")]
     pub model: Option<PathBuf>,
-    /// Shape of a fresh model: tiny (width 128, 2 blocks, 4 heads), or a Pythia size
-    /// 14m, 31m, 70m, 160m, 410m, 1b, 1.4b, 2.8b, 6.9b, 12b.
+    /// Shape of a fresh model: tiny (width 128, 2 blocks, 4 heads), a Pythia size
+    /// 14m, 31m, 70m, 160m, 410m, 1b, 1.4b, 2.8b, 6.9b, 12b, or a GPT-2 size gpt2,
+    /// gpt2-medium, gpt2-large, gpt2-xl.
     #[arg(long, default_value_t = d().preset)]
     pub preset: String,
     /// Width (hidden size) of the fresh model [default: the preset's].
@@ -45,14 +47,16 @@ pub struct ProbeConfig {
     /// --width changes: the authors' width ablations keep Pythia-1B's 8192].
     #[arg(long, value_name = "N")]
     pub intermediate_size: Option<i64>,
-    /// Initialisation of a fresh model: pythia, isotropic (σ=0.02), isotropic:SIGMA.
+    /// Initialisation of a fresh model: pythia (GPT-NeoX's small/wang init), gpt2 (GPT-2's:
+    /// σ=0.02, residual projections 0.02/√(2L)), isotropic (σ=0.02), isotropic:SIGMA.
     #[arg(long, default_value_t = d().init)]
     pub init: InitScheme,
     /// `bytes` or a tokenizer.json [default: the model directory's; bytes for a fresh model].
     #[arg(long, value_name = "bytes|FILE.json")]
     pub tokenizer: Option<String>,
-    /// Documents: a directory of .txt (one document each, by name), a .jsonl file, or a .txt
-    /// with documents separated by blank lines [default: the built-in corpus, 30 documents].
+    /// Documents: a directory of .txt (one document each, by name), a .jsonl file, a .txt
+    /// with documents separated by blank lines, or for Image GPT a .npy of N×H×W×3 uint8
+    /// images [default: the built-in corpus, 30 documents].
     #[arg(long, value_name = "PATH")]
     pub docs: Option<PathBuf>,
     /// JSON field holding the text in a .jsonl (CNN/DailyMail: article).

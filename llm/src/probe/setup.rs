@@ -289,6 +289,11 @@ fn documents_and_schedule(cfg: &ProbeConfig, tokenizer: &Tokenizer) -> Result<Sc
                 path.display()
             )))
         }
+        (_, Tokenizer::Pixels(_)) => {
+            return Err(ProbeError::Input(
+                "an Image GPT model reads images, not text: give --docs a .npy of N×H×W×3 uint8 images (docs/model-families.md)".into(),
+            ))
+        }
         _ => documents::load_documents(cfg.docs.as_deref(), &cfg.text_field)?,
     };
     let (task_idx, rest) = documents::sample_indices(docs.len(), cfg.tasks, cfg.sample, cfg.seed)?;
