@@ -557,6 +557,23 @@ fn preset_shape_is_the_presets_unless_overridden() {
         (narrowed["width"].as_i64(), narrowed["depth"].as_i64()),
         (Some(64), Some(6))
     );
+    // A GPT-2 preset is a GPT-2 with GPT-2's initialisation unless --init says otherwise.
+    let gpt2 = model_of(
+        &[
+            "--preset", "gpt2", "--width", "64", "--depth", "2", "--heads", "4",
+        ],
+        "gpt2",
+    );
+    assert_eq!(gpt2["model_type"], "gpt2");
+    assert_eq!(gpt2["source"], "preset gpt2 (gpt2 init)");
+    let pythia_init = model_of(
+        &[
+            "--preset", "gpt2", "--width", "64", "--depth", "2", "--heads", "4", "--init", "pythia",
+        ],
+        "gpt2-pythia-init",
+    );
+    assert_eq!(pythia_init["source"], "preset gpt2 (pythia init)");
+    assert_eq!(default["source"], "preset tiny (pythia init)");
 }
 
 fn read_npy_i64(path: &Path) -> Vec<i64> {

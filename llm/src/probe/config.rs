@@ -48,9 +48,10 @@ pub struct ProbeConfig {
     #[arg(long, value_name = "N")]
     pub intermediate_size: Option<i64>,
     /// Initialisation of a fresh model: pythia (GPT-NeoX's small/wang init), gpt2 (GPT-2's:
-    /// σ=0.02, residual projections 0.02/√(2L)), isotropic (σ=0.02), isotropic:SIGMA.
-    #[arg(long, default_value_t = d().init)]
-    pub init: InitScheme,
+    /// σ=0.02, residual projections 0.02/√(2L)), isotropic (σ=0.02), isotropic:SIGMA
+    /// [default: the preset family's own: pythia, or gpt2 for the GPT-2 presets].
+    #[arg(long)]
+    pub init: Option<InitScheme>,
     /// `bytes` or a tokenizer.json [default: the model directory's; bytes for a fresh model].
     #[arg(long, value_name = "bytes|FILE.json")]
     pub tokenizer: Option<String>,
@@ -176,7 +177,7 @@ impl Default for ProbeConfig {
             depth: None,
             heads: None,
             intermediate_size: None,
-            init: InitScheme::Pythia,
+            init: None,
             tokenizer: None,
             docs: None,
             text_field: "text".into(),
@@ -267,7 +268,7 @@ impl ProbeConfig {
         }
         let fresh_only = [
             ("preset", self.preset != d().preset),
-            ("init", self.init != d().init),
+            ("init", self.init.is_some()),
         ];
         if self.model.is_some() {
             if let Some((key, _)) = fresh_only.iter().find(|(_, set)| *set) {
@@ -311,6 +312,19 @@ impl ProbeConfig {
             (Optim::Adam, false) => 1e-5,
             (Optim::Sgd, true) => 1e-2,
             (Optim::Adam, true) => 1e-3,
+        })
+    }
+
+    /// The initialisation: the given one, or the preset family's own (GPT-2's for the GPT-2
+    /// presets, Pythia's otherwise — also recorded for `--model` runs, where it is unused).
+    pub fn resolved_init(&self) -> InitScheme {
+        let gpt2 = self.model.is_none()
+            && crate::model::presets::preset(&self.preset)
+                .is_ok_and(|p| p.family == crate::model::presets::PresetFamily::Gpt2);
+        self.init.unwrap_or(if gpt2 {
+            InitScheme::Gpt2
+        } else {
+            InitScheme::Pythia
         })
     }
 
@@ -421,7 +435,7 @@ mod tests {
     fn every_setting_round_trips_through_json_and_toml() {
         let mut c = ProbeConfig {
             record: "grads,acts".parse().unwrap(),
-            init: "isotropic:0.05".parse().unwrap(),
+            init: Some("isotropic:0.05".parse().unwrap()),
             order: Order::PrequentialShuffled,
             insert_random: "20-100".parse().unwrap(),
             ..Default::default()
@@ -433,7 +447,7 @@ mod tests {
         assert_eq!(serde_json::from_value::<ProbeConfig>(j).unwrap(), c);
         let t: ProbeConfig = toml::from_str("record = \"all\"\ninit = \"isotropic\"\n").unwrap();
         assert_eq!(t.record, Recorders::ALL);
-        assert_eq!(t.init, InitScheme::Isotropic(0.02));
+        assert_eq!(t.init, Some(InitScheme::Isotropic(0.02)));
         assert_eq!("none".parse::<Recorders>().unwrap().to_string(), "none");
         assert!("bogus".parse::<Recorders>().is_err());
     }

@@ -408,7 +408,7 @@ fn annotate<M: CausalLm>(
     );
     let mc = plan.model.config.shape();
     let source = cfg.model.as_ref().map_or_else(
-        || format!("preset {} ({} init)", cfg.preset, cfg.init),
+        || format!("preset {} ({} init)", cfg.preset, cfg.resolved_init()),
         |p| p.display().to_string(),
     );
     let extra = [

@@ -148,6 +148,7 @@ pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
     check_memory(&dry)?;
     let (model, tokenizer) = model_and_tokenizer(cfg, dry)?;
     cfg.lr = Some(cfg.resolved_lr());
+    cfg.init = Some(cfg.resolved_init());
     let layout = model.config.layout();
     let layers = model.config.shape().depth.max(1) as usize;
     if let Some(max) = model.config.max_sequence() {
@@ -261,7 +262,7 @@ fn model_and_tokenizer(cfg: &ProbeConfig, plan: DryRun) -> Result<(LoadedModel, 
         }
         (None, tok) => {
             let tok = tok.ok_or_else(|| ProbeError::Model("no tokenizer planned".into()))?;
-            let m = presets::from_config(plan.model, cfg.init, cfg.seed as i64, device)?;
+            let m = presets::from_config(plan.model, cfg.resolved_init(), cfg.seed as i64, device)?;
             (m, tok)
         }
     };
