@@ -244,6 +244,15 @@ impl ModelConfig {
         self.shape().vocab
     }
 
+    /// Rows of the output matrix: the ids the model predicts, every id a document may hold
+    /// (the vocabulary; Image GPT's lacks the start-of-sequence id).
+    pub fn output_rows(&self) -> i64 {
+        match self {
+            ModelConfig::Gpt2(c) => c.output_rows(),
+            c => c.vocab_size(),
+        }
+    }
+
     pub fn tie_word_embeddings(&self) -> bool {
         match self {
             ModelConfig::GptNeoX(c) => c.tie_word_embeddings,

@@ -134,7 +134,20 @@ impl Gpt2Config {
     }
 
     /// Parses and validates a `config.json` value; `path` is only used in messages.
-    pub fn from_value(value: Value, path: &Path) -> Result<Self> {
+    pub fn from_value(mut value: Value, path: &Path) -> Result<Self> {
+        // ImageGPTConfig's defaults where its config.json leaves a key out.
+        if let Some(obj) = value.as_object_mut() {
+            if obj.get("model_type").and_then(Value::as_str) == Some("imagegpt") {
+                for (k, v) in [
+                    ("vocab_size", Value::from(513)),
+                    ("n_embd", Value::from(512)),
+                    ("n_layer", Value::from(24)),
+                    ("n_head", Value::from(8)),
+                ] {
+                    obj.entry(k).or_insert(v);
+                }
+            }
+        }
         family::typed_config(value, path, |c: &mut Gpt2Config| {
             family::drop_derived_keys(&mut c.extra);
             c.validate()
@@ -159,6 +172,12 @@ impl Gpt2Config {
         }
         family::check_eps("layer_norm_epsilon", self.layer_norm_epsilon)?;
         self.activation()?;
+        if self.is_image_gpt() && self.vocab_size < 2 {
+            return Err(format!(
+                "vocab_size = {} leaves Image GPT no colour cluster (clusters + 1 start-of-sequence id)",
+                self.vocab_size
+            ));
+        }
         if self.extra.get("add_cross_attention") == Some(&Value::Bool(true)) {
             return Err(
                 "add_cross_attention = true (an encoder-decoder GPT-2) is not supported".into(),

@@ -172,14 +172,10 @@ impl LlamaConfig {
         Activation::from_hf("hidden_act", &self.hidden_act)
     }
 
-    /// Key/value heads (grouped-query attention); the model type's default when absent.
+    /// Key/value heads (grouped-query attention); `num_attention_heads` when absent or
+    /// null, as the configs' `__post_init__` does.
     pub fn kv_heads(&self) -> i64 {
-        self.num_key_value_heads
-            .unwrap_or(match self.model_type.as_str() {
-                "mistral" => 8,
-                "qwen2" => 32,
-                _ => self.num_attention_heads,
-            })
+        self.num_key_value_heads.unwrap_or(self.num_attention_heads)
     }
 
     pub fn head_dim(&self) -> i64 {
@@ -202,19 +198,20 @@ impl LlamaConfig {
         self.model_type == "llama" && self.mlp_bias == Some(true)
     }
 
-    /// The rotary embedding, from `rope_parameters` (Transformers 5) or `rope_theta` and
-    /// `rope_scaling` (4.x); an unsupported `rope_type` is refused by name.
+    /// The rotary embedding, from `rope_scaling` (4.x, with `rope_theta`) or
+    /// `rope_parameters` (Transformers 5); an unsupported `rope_type` is refused by name.
     pub fn rope(&self) -> std::result::Result<Rope, String> {
+        // Transformers' `convert_rope_params_to_dict`: `rope_scaling or rope_parameters`.
         let dict = self
-            .rope_parameters
+            .rope_scaling
             .as_ref()
             .filter(|v| !v.is_null())
-            .map(|v| ("rope_parameters", v))
+            .map(|v| ("rope_scaling", v))
             .or_else(|| {
-                self.rope_scaling
+                self.rope_parameters
                     .as_ref()
                     .filter(|v| !v.is_null())
-                    .map(|v| ("rope_scaling", v))
+                    .map(|v| ("rope_parameters", v))
             });
         let empty = Map::new();
         let (key, obj) = match dict {
@@ -259,7 +256,11 @@ impl LlamaConfig {
                 factor: need("factor")?,
                 low_freq_factor: need("low_freq_factor")?,
                 high_freq_factor: need("high_freq_factor")?,
-                original_max_position_embeddings: need("original_max_position_embeddings")?,
+                original_max_position_embeddings: num("original_max_position_embeddings")
+                    .or(self.max_position_embeddings.map(|m| m as f64))
+                    .ok_or_else(|| {
+                        format!("{key} of rope_type llama3 needs original_max_position_embeddings")
+                    })?,
             },
             other => {
                 return Err(format!(
@@ -304,8 +305,16 @@ impl LlamaConfig {
                     .get("use_sliding_window")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-                let Some(w) = int("sliding_window").filter(|_| on) else {
+                if !on {
                     return Ok(None);
+                }
+                // Qwen2Config's default window when the key is absent.
+                let w = match self.extra.get("sliding_window") {
+                    None => 4096,
+                    Some(v) => match v.as_i64() {
+                        Some(w) => w,
+                        None => return Ok(None),
+                    },
                 };
                 let sliding = match self.extra.get("layer_types").and_then(Value::as_array) {
                     Some(types) => {
@@ -566,5 +575,77 @@ impl Llama {
 
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
         family::clone_registry(&self.params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(model_type: &str, extra: Value) -> std::result::Result<LlamaConfig, String> {
+        let mut v = serde_json::json!({
+            "model_type": model_type, "vocab_size": 10, "hidden_size": 8,
+            "intermediate_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+        });
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        LlamaConfig::from_value(v, Path::new("config.json")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn rope_scaling_wins_over_rope_parameters_as_in_transformers() {
+        let c = config(
+            "llama",
+            serde_json::json!({
+                "rope_theta": 500000.0,
+                "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                 "high_freq_factor": 4.0},
+                "rope_parameters": {"rope_type": "default", "rope_theta": 1.0},
+                "max_position_embeddings": 8192,
+            }),
+        )
+        .unwrap();
+        let rope = c.rope().unwrap();
+        assert_eq!(rope.theta, 500000.0);
+        // original_max_position_embeddings falls back to max_position_embeddings.
+        assert_eq!(
+            rope.kind,
+            RopeKind::Llama3 {
+                factor: 8.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_position_embeddings: 8192.0
+            }
+        );
+        let e = config(
+            "llama",
+            serde_json::json!({"rope_scaling": {"type": "yarn", "factor": 4.0}}),
+        )
+        .unwrap_err();
+        assert!(e.contains("\"yarn\" is not supported"), "{e}");
+    }
+
+    #[test]
+    fn key_value_heads_and_sliding_windows_follow_the_configs() {
+        let q = config("qwen2", serde_json::json!({"num_key_value_heads": null})).unwrap();
+        assert_eq!(q.kv_heads(), 2);
+        let q = config(
+            "qwen2",
+            serde_json::json!({"use_sliding_window": true, "max_window_layers": 1}),
+        )
+        .unwrap();
+        assert_eq!(
+            (q.sliding_window(0), q.sliding_window(1)),
+            (Ok(None), Ok(Some(4096)))
+        );
+        let off = config("qwen2", serde_json::json!({"sliding_window": 16})).unwrap();
+        assert_eq!(off.sliding_window(1), Ok(None));
+        let m = config("mistral", serde_json::json!({"sliding_window": null})).unwrap();
+        assert_eq!(m.sliding_window(0), Ok(None));
+        let m = config("mistral", serde_json::json!({})).unwrap();
+        assert_eq!(m.sliding_window(0), Ok(Some(4096)));
+        let e = config("mistral", serde_json::json!({"sliding_window": -3})).unwrap_err();
+        assert!(e.contains("sliding_window"), "{e}");
     }
 }

@@ -295,11 +295,11 @@ pub fn load_hf_dir_with(dir: &Path, device: Device, dtype: DType) -> Result<Load
     let tokenizer = if let Some(path) = clusters {
         let c = crate::model::pixels::ColourClusters::from_file(&path)?;
         let tok = Tokenizer::Pixels(Box::new(c));
-        tok.check_fits(config.vocab_size(), &path)?;
+        tok.check_fits(config.output_rows(), &path)?;
         Some(tok)
     } else if tok_path.is_file() {
         let tok = Tokenizer::from_file(&tok_path)?;
-        tok.check_fits(config.vocab_size(), &tok_path)?;
+        tok.check_fits(config.output_rows(), &tok_path)?;
         Some(tok)
     } else {
         None

@@ -3,9 +3,9 @@
 //!
 //! The clusters come from the model directory's `preprocessor_config.json` (`clusters`:
 //! `[n, 3]` colours in [−1, 1]). A pixel's channels are rescaled as the processor does
-//! (`p · (1/255)` in float64, stored as float32, then `(x − 0.5)/0.5`) and the cluster
-//! minimising `‖c‖² − 2·x·c` (float64; `‖x‖²` is the same for every cluster) wins, the
-//! first on a tie, as `np.argmin`. Images must already have the processor's size (CIFAR-10
+//! (`p · (1/255)` in float64, stored as float32, then `(x − 0.5)/0.5` in float32) and the
+//! nearest cluster in squared Euclidean distance, computed term by term as the processor
+//! does, wins, the first on a tie, as `np.argmin`. Images must already have the processor's size (CIFAR-10
 //! and the Image GPT checkpoints: 32×32); no start-of-sequence id is added (paper A.3 and
 //! the authors' `train_interleave_igpt.py`: an image is its 1024 pixel ids).
 
@@ -63,14 +63,15 @@ impl ColourClusters {
         if clusters.is_empty() {
             return Err(bad("\"clusters\" is empty".into()));
         }
-        let dim = |k: &str| {
-            config
-                .get("size")
-                .and_then(|s| s.get(k))
-                .and_then(Value::as_u64)
-                .map(|v| v as usize)
+        // `size` is `{height, width}`, or one number for a square in older configs.
+        let size = match config.get("size") {
+            Some(Value::Number(n)) => n.as_u64().map(|n| (n as usize, n as usize)),
+            Some(s) => {
+                let dim = |k: &str| s.get(k).and_then(Value::as_u64).map(|v| v as usize);
+                dim("height").zip(dim("width"))
+            }
+            None => None,
         };
-        let size = dim("height").zip(dim("width"));
         Ok(ColourClusters {
             clusters,
             size,
@@ -142,5 +143,25 @@ mod tests {
         // black, white, red, dark grey (nearer black), a tie-free light red.
         let img = [0, 0, 0, 255, 255, 255, 255, 0, 0, 60, 60, 60, 250, 30, 20];
         assert_eq!(c.quantize(&img), vec![0, 1, 2, 0, 2]);
+    }
+
+    #[test]
+    fn size_is_a_dict_or_one_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PREPROCESSOR_FILE);
+        for (size, want) in [
+            (
+                serde_json::json!({"height": 32, "width": 24}),
+                Some((32, 24)),
+            ),
+            (serde_json::json!(32), Some((32, 32))),
+        ] {
+            let cfg = serde_json::json!({"clusters": [[0.0, 0.0, 0.0]], "size": size});
+            std::fs::write(&path, cfg.to_string()).unwrap();
+            assert_eq!(ColourClusters::from_file(&path).unwrap().size(), want);
+        }
+        std::fs::write(&path, r#"{"clusters": [[0.0, 0.0]]}"#).unwrap();
+        let e = ColourClusters::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("clusters[0]"), "{e}");
     }
 }

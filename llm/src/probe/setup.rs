@@ -249,6 +249,9 @@ fn model_and_tokenizer(cfg: &ProbeConfig, plan: DryRun) -> Result<(LoadedModel, 
     let (model, tokenizer) = match (&cfg.model, plan.fresh_tokenizer) {
         (Some(dir), _) => {
             let m = load::load_hf_dir(dir, device)?;
+            if m.config.model_type() == "imagegpt" {
+                return image_gpt_tokenizer(cfg, dir, m);
+            }
             let tok = match &cfg.tokenizer {
                 Some(spec) => Tokenizer::from_spec(spec)?,
                 None => m.tokenizer.clone().ok_or_else(|| {
@@ -272,8 +275,30 @@ fn model_and_tokenizer(cfg: &ProbeConfig, plan: DryRun) -> Result<(LoadedModel, 
         .map(PathBuf::from)
         .or_else(|| cfg.model.as_ref().map(|m| m.join("tokenizer.json")))
         .unwrap_or_else(|| PathBuf::from("bytes"));
-    tokenizer.check_fits(model.config.vocab_size(), &path)?;
+    tokenizer.check_fits(model.config.output_rows(), &path)?;
     Ok((model, tokenizer))
+}
+
+/// An Image GPT model reads images through its own colour clusters: `--tokenizer` does
+/// not apply, and the directory must have them.
+fn image_gpt_tokenizer(
+    cfg: &ProbeConfig,
+    dir: &std::path::Path,
+    m: LoadedModel,
+) -> Result<(LoadedModel, Tokenizer)> {
+    if cfg.tokenizer.is_some() {
+        return Err(setting(
+            "tokenizer",
+            "does not apply to an Image GPT model: its images are tokenised by the colour clusters of its preprocessor_config.json".into(),
+        ));
+    }
+    match m.tokenizer.clone() {
+        Some(tok @ Tokenizer::Pixels(_)) => Ok((m, tok)),
+        _ => Err(ProbeError::Input(format!(
+            "{}: no preprocessor_config.json with the colour clusters (an Image GPT directory has one)",
+            dir.display()
+        ))),
+    }
 }
 
 type Schedule = (Vec<TaskDoc>, Vec<TaskDoc>, Vec<Vec<Episode>>);
