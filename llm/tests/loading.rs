@@ -243,6 +243,20 @@ fn unsupported_architecture_is_reported() {
         &load_err(tmp.path()),
         &["LlamaForSequenceClassification", "LlamaForCausalLM"],
     );
+    // A GPT-2 saved from the base model (architectures ["GPT2Model"]) loads.
+    let gpt2 = tempfile::tempdir().unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(
+            reawaken_testkit::fixtures().join("gpt2").join(f),
+            gpt2.path().join(f),
+        )
+        .unwrap();
+    }
+    edit_config(gpt2.path(), |c| {
+        c.insert("architectures".into(), serde_json::json!(["GPT2Model"]));
+    });
+    let m = load_hf_dir(gpt2.path(), Device::Cpu).unwrap();
+    assert_eq!(m.config.model_type(), "gpt2");
     edit_config(tmp.path(), |c| {
         c.insert("model_type".into(), "gpt_neox".into());
         c.insert(

@@ -80,11 +80,20 @@ impl GptNeoXConfig {
         Self::from_value(family::parse_json(text, path)?, path)
     }
 
-    /// Validates a parsed `config.json`. The architecture is looked at first: a Llama
-    /// config relabelled `gpt_neox` should say "unsupported architecture", not "missing
-    /// field rotary_pct".
+    /// Validates a parsed `config.json`, which must be a GPT-NeoX one (the architecture is
+    /// looked at first, see [`family::checked_model_type`]).
     pub fn from_value(value: Value, path: &Path) -> Result<Self> {
-        check_architecture(&value, path)?;
+        match family::checked_model_type(&value, path)? {
+            "gpt_neox" => Self::typed(value, path),
+            other => Err(LlmError::UnsupportedArchitecture {
+                path: path.to_path_buf(),
+                found: format!("model_type {other:?} (a GPT-NeoX config.json was expected)"),
+            }),
+        }
+    }
+
+    /// A config whose architecture was checked, parsed and validated.
+    pub(crate) fn typed(value: Value, path: &Path) -> Result<Self> {
         family::typed_config(value, path, |c: &mut GptNeoXConfig| c.validate())
     }
 
@@ -213,40 +222,6 @@ impl GptNeoXConfig {
     pub fn to_json(&self) -> Value {
         Value::from(self.clone())
     }
-}
-
-/// Rejects non-GPT-NeoX configs before field-level parsing.
-fn check_architecture(value: &Value, path: &Path) -> Result<()> {
-    let Some(obj) = value.as_object() else {
-        return Err(LlmError::InvalidConfig {
-            path: path.to_path_buf(),
-            reason: "config.json must be a JSON object".to_string(),
-        });
-    };
-    if let Some(mt) = obj.get("model_type") {
-        if mt.as_str() != Some("gpt_neox") {
-            return Err(LlmError::UnsupportedArchitecture {
-                path: path.to_path_buf(),
-                found: format!("model_type {mt}"),
-            });
-        }
-    }
-    if let Some(arch) = obj.get("architectures") {
-        let ok = match arch {
-            Value::Array(a) => {
-                a.is_empty() || a.iter().any(|x| x.as_str() == Some("GPTNeoXForCausalLM"))
-            }
-            Value::Null => true,
-            _ => false,
-        };
-        if !ok {
-            return Err(LlmError::UnsupportedArchitecture {
-                path: path.to_path_buf(),
-                found: format!("architectures {arch}"),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// What `config.json` may contain (every Transformers version we know of).

@@ -62,6 +62,43 @@ impl ParamLayout {
     }
 }
 
+/// The supported `model_type` a parsed `config.json` names (GPT-NeoX when it names none,
+/// as old Pythia uploads), checked before any field is read: a Llama config should say
+/// "unsupported architecture", not "missing field rotary_pct"; and `architectures`, when
+/// given, must name that type's causal-LM class (not `…ForSequenceClassification`).
+pub(crate) fn checked_model_type(value: &Value, path: &Path) -> Result<&'static str> {
+    let Some(obj) = value.as_object() else {
+        return Err(LlmError::InvalidConfig {
+            path: path.to_path_buf(),
+            reason: "config.json must be a JSON object".to_string(),
+        });
+    };
+    let unsupported = |found: String| LlmError::UnsupportedArchitecture {
+        path: path.to_path_buf(),
+        found,
+    };
+    let named = match obj.get("model_type") {
+        None => "gpt_neox",
+        Some(Value::String(t)) => t.as_str(),
+        Some(other) => return Err(unsupported(format!("model_type {other}"))),
+    };
+    let Some(&(model_type, class)) = SUPPORTED.iter().find(|(t, _)| *t == named) else {
+        return Err(unsupported(format!("model_type {named:?}")));
+    };
+    // GPT-2 uploads saved from the base model say `GPT2Model`; its head is the tied wte.
+    let fits = |x: &Value| {
+        x.as_str() == Some(class) || (model_type == "gpt2" && x.as_str() == Some("GPT2Model"))
+    };
+    match obj.get("architectures") {
+        Some(Value::Array(a)) if !a.is_empty() && !a.iter().any(fits) => Err(unsupported(format!(
+            "architectures {} (this model_type is supported as {class})",
+            Value::Array(a.clone())
+        ))),
+        Some(Value::Array(_)) | Some(Value::Null) | None => Ok(model_type),
+        Some(other) => Err(unsupported(format!("architectures {other}"))),
+    }
+}
+
 /// The `XForCausalLM` class of a supported `model_type`.
 fn causal_lm_class(model_type: &str) -> Option<&'static str> {
     SUPPORTED
@@ -143,40 +180,8 @@ impl ModelConfig {
     /// Parses a `config.json` text; `path` is only used in messages.
     pub fn from_json_str(text: &str, path: &Path) -> Result<Self> {
         let value = parse_json(text, path)?;
-        let Some(obj) = value.as_object() else {
-            return Err(LlmError::InvalidConfig {
-                path: path.to_path_buf(),
-                reason: "config.json must be a JSON object".to_string(),
-            });
-        };
-        let unsupported = |found: String| LlmError::UnsupportedArchitecture {
-            path: path.to_path_buf(),
-            found,
-        };
-        let model_type = match obj.get("model_type") {
-            // Old GPT-NeoX uploads name only the architecture.
-            None => "gpt_neox",
-            Some(Value::String(t)) => t.as_str(),
-            Some(other) => return Err(unsupported(format!("model_type {other}"))),
-        };
-        let Some(class) = causal_lm_class(model_type) else {
-            return Err(unsupported(format!("model_type {model_type:?}")));
-        };
-        // A config of the family for another head (`…ForSequenceClassification`).
-        match obj.get("architectures") {
-            Some(Value::Array(a))
-                if !a.is_empty() && !a.iter().any(|x| x.as_str() == Some(class)) =>
-            {
-                return Err(unsupported(format!(
-                    "architectures {} (this model_type is supported as {class})",
-                    Value::Array(a.clone())
-                )));
-            }
-            Some(Value::Array(_)) | Some(Value::Null) | None => {}
-            Some(other) => return Err(unsupported(format!("architectures {other}"))),
-        }
-        Ok(match model_type {
-            "gpt_neox" => GptNeoXConfig::from_value(value, path)?.into(),
+        Ok(match checked_model_type(&value, path)? {
+            "gpt_neox" => GptNeoXConfig::typed(value, path)?.into(),
             "gpt2" | "imagegpt" => Gpt2Config::from_value(value, path)?.into(),
             _ => LlamaConfig::from_value(value, path)?.into(),
         })

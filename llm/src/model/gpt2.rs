@@ -21,14 +21,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tch::nn::{self, Init};
+use tch::nn;
 use tch::Tensor;
 
 use crate::model::error::{LlmError, Result};
 use crate::model::family;
 use crate::model::layers::{
-    causal_attention, embed, size3, var, Activation, Conv1D, ImageGptNorm, LayerNorm, Registry,
-    EMPTY,
+    causal_attention, embed, output_matrix, size3, var, Activation, Conv1D, ImageGptNorm,
+    LayerNorm, Registry, EMPTY,
 };
 
 /// GPT-2's `config.json` (names and defaults as Hugging Face `GPT2Config`). Keys we do
@@ -314,13 +314,7 @@ struct Block {
 }
 
 impl Block {
-    fn new(
-        p: nn::Path,
-        cfg: &Gpt2Config,
-        layer: i64,
-        init: Init,
-        reg: &mut Registry,
-    ) -> Result<Self> {
+    fn new(p: nn::Path, cfg: &Gpt2Config, layer: i64, reg: &mut Registry) -> Result<Self> {
         let (d, i) = (cfg.n_embd, cfg.intermediate_size());
         let mut scale = if cfg.scale_attn_weights {
             ((d / cfg.n_head) as f64).powf(-0.5)
@@ -333,8 +327,8 @@ impl Block {
         let ln_1 = Norm::new(&p / "ln_1", cfg, reg)?;
         let ap = &p / "attn";
         let attn = Attention {
-            c_attn: Conv1D::new(&ap / "c_attn", d, 3 * d, init, reg)?,
-            c_proj: Conv1D::new(&ap / "c_proj", d, d, init, reg)?,
+            c_attn: Conv1D::new(&ap / "c_attn", d, 3 * d, reg)?,
+            c_proj: Conv1D::new(&ap / "c_proj", d, d, reg)?,
             n_head: cfg.n_head,
             scale,
         };
@@ -344,8 +338,8 @@ impl Block {
             ln_1,
             attn,
             ln_2,
-            c_fc: Conv1D::new(&mp / "c_fc", d, i, init, reg)?,
-            mlp_proj: Conv1D::new(&mp / "c_proj", i, d, init, reg)?,
+            c_fc: Conv1D::new(&mp / "c_fc", d, i, reg)?,
+            mlp_proj: Conv1D::new(&mp / "c_proj", i, d, reg)?,
             act: cfg.activation().map_err(LlmError::InvalidShape)?,
         })
     }
@@ -375,23 +369,30 @@ impl Gpt2 {
     /// The model's variables under `p` (normally `vs.root()`), empty (see [`EMPTY`]).
     pub(crate) fn new(p: &nn::Path, cfg: &Gpt2Config) -> Result<Self> {
         cfg.validate().map_err(LlmError::InvalidShape)?;
-        let w = EMPTY;
         let mut reg = Registry::new();
         let t = p / "transformer";
         let d = cfg.n_embd;
-        let wte = var(&(&t / "wte"), "weight", &[cfg.vocab_size, d], w, &mut reg)?;
-        let wpe = var(&(&t / "wpe"), "weight", &[cfg.n_positions, d], w, &mut reg)?;
+        let wte = var(
+            &(&t / "wte"),
+            "weight",
+            &[cfg.vocab_size, d],
+            EMPTY,
+            &mut reg,
+        )?;
+        let wpe = var(
+            &(&t / "wpe"),
+            "weight",
+            &[cfg.n_positions, d],
+            EMPTY,
+            &mut reg,
+        )?;
         let mut h = Vec::new();
         for layer in 0..cfg.n_layer {
-            h.push(Block::new(&t / "h" / layer, cfg, layer, w, &mut reg)?);
+            h.push(Block::new(&t / "h" / layer, cfg, layer, &mut reg)?);
         }
         let ln_f = Norm::new(&t / "ln_f", cfg, &mut reg)?;
-        let lm_head = if cfg.tied() {
-            wte.shallow_clone()
-        } else {
-            let rows = cfg.output_rows();
-            var(&(p / "lm_head"), "weight", &[rows, d], w, &mut reg)?
-        };
+        let rows = cfg.output_rows();
+        let lm_head = output_matrix(p / "lm_head", &wte, cfg.tied(), rows, &mut reg)?;
         Ok(Gpt2 {
             wte,
             wpe,

@@ -16,7 +16,7 @@
 //! in creation order, so a checkpoint's tensors map one to one onto them. Shape errors
 //! and failed allocations are returned as errors, never panics.
 
-use tch::nn::{self, Init};
+use tch::nn;
 use tch::{Kind, Tensor};
 
 use crate::model::config::GptNeoXConfig;
@@ -36,12 +36,12 @@ struct Attention {
 }
 
 impl Attention {
-    fn new(p: nn::Path, cfg: &GptNeoXConfig, init: Init, reg: &mut Registry) -> Result<Self> {
+    fn new(p: nn::Path, cfg: &GptNeoXConfig, reg: &mut Registry) -> Result<Self> {
         let d = cfg.hidden_size;
         let bias = cfg.attention_bias;
         Ok(Attention {
-            query_key_value: Linear::new(&p / "query_key_value", d, 3 * d, bias, init, reg)?,
-            dense: Linear::new(&p / "dense", d, d, bias, init, reg)?,
+            query_key_value: Linear::new(&p / "query_key_value", d, 3 * d, bias, reg)?,
+            dense: Linear::new(&p / "dense", d, d, bias, reg)?,
             n_head: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
             rotary_ndims: cfg.rotary_ndims(),
@@ -124,12 +124,11 @@ impl GptNeoX {
     pub(crate) fn new(p: &nn::Path, cfg: &GptNeoXConfig) -> Result<Self> {
         cfg.validate().map_err(LlmError::InvalidShape)?;
         let act = cfg.activation().map_err(LlmError::InvalidShape)?;
-        let w_init = EMPTY;
         let (v, d) = (cfg.vocab_size, cfg.hidden_size);
         let eps = cfg.layer_norm_eps;
         let mut reg = Registry::new();
         let base = p / "gpt_neox";
-        let embed_in = var(&(&base / "embed_in"), "weight", &[v, d], w_init, &mut reg)?;
+        let embed_in = var(&(&base / "embed_in"), "weight", &[v, d], EMPTY, &mut reg)?;
         let mut layers = Vec::new();
         for i in 0..cfg.num_hidden_layers {
             let lp = &base / "layers" / i;
@@ -143,24 +142,10 @@ impl GptNeoX {
                     eps,
                     &mut reg,
                 )?,
-                attention: Attention::new(&lp / "attention", cfg, w_init, &mut reg)?,
+                attention: Attention::new(&lp / "attention", cfg, &mut reg)?,
                 mlp: Mlp {
-                    dense_h_to_4h: Linear::new(
-                        &mp / "dense_h_to_4h",
-                        d,
-                        inner,
-                        true,
-                        w_init,
-                        &mut reg,
-                    )?,
-                    dense_4h_to_h: Linear::new(
-                        &mp / "dense_4h_to_h",
-                        inner,
-                        d,
-                        true,
-                        w_init,
-                        &mut reg,
-                    )?,
+                    dense_h_to_4h: Linear::new(&mp / "dense_h_to_4h", d, inner, true, &mut reg)?,
+                    dense_4h_to_h: Linear::new(&mp / "dense_4h_to_h", inner, d, true, &mut reg)?,
                     act,
                 },
                 parallel: cfg.use_parallel_residual,
@@ -171,6 +156,7 @@ impl GptNeoX {
             p / "embed_out",
             &embed_in,
             cfg.tie_word_embeddings,
+            v,
             &mut reg,
         )?;
         Ok(GptNeoX {

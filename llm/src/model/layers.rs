@@ -35,17 +35,19 @@ pub(crate) fn var(
 }
 
 /// The output (unembedding) matrix: the input embedding `tied_to` itself when tied, else
-/// a new `[V, D]` variable `p.weight` of the same shape.
+/// a new `[rows, D]` variable `p.weight` (rows: the vocabulary, or fewer, as Image GPT's).
 pub(crate) fn output_matrix(
     p: nn::Path,
     tied_to: &Tensor,
     tied: bool,
+    rows: i64,
     reg: &mut Registry,
 ) -> Result<Tensor> {
     if tied {
         Ok(tied_to.shallow_clone())
     } else {
-        var(&p, "weight", &tied_to.size(), EMPTY, reg)
+        let d = tied_to.size().last().copied().unwrap_or(0);
+        var(&p, "weight", &[rows, d], EMPTY, reg)
     }
 }
 
@@ -68,10 +70,9 @@ impl Linear {
         d_in: i64,
         d_out: i64,
         bias: bool,
-        init: Init,
         reg: &mut Registry,
     ) -> Result<Self> {
-        let weight = var(&p, "weight", &[d_out, d_in], init, reg)?;
+        let weight = var(&p, "weight", &[d_out, d_in], EMPTY, reg)?;
         let bias = if bias {
             Some(var(&p, "bias", &[d_out], Init::Const(0.0), reg)?)
         } else {
@@ -94,15 +95,9 @@ pub(crate) struct Conv1D {
 }
 
 impl Conv1D {
-    pub(crate) fn new(
-        p: nn::Path,
-        d_in: i64,
-        d_out: i64,
-        init: Init,
-        reg: &mut Registry,
-    ) -> Result<Self> {
+    pub(crate) fn new(p: nn::Path, d_in: i64, d_out: i64, reg: &mut Registry) -> Result<Self> {
         Ok(Conv1D {
-            weight: var(&p, "weight", &[d_in, d_out], init, reg)?,
+            weight: var(&p, "weight", &[d_in, d_out], EMPTY, reg)?,
             bias: var(&p, "bias", &[d_out], Init::Const(0.0), reg)?,
         })
     }

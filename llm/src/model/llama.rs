@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tch::nn::{self, Init};
+use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 use crate::model::error::{LlmError, Result};
@@ -369,12 +369,9 @@ impl LlamaConfig {
         count().unwrap_or(i64::MAX)
     }
 
-    /// The rotary inverse frequencies `[head_dim/2]` (float32, as Transformers computes them).
-    fn inv_freq(&self, device: Device) -> Tensor {
-        let rope = self.rope().unwrap_or(Rope {
-            theta: 10000.0,
-            kind: RopeKind::Default,
-        });
+    /// The rotary inverse frequencies `[head_dim/2]` of `rope` (float32, as Transformers
+    /// computes them).
+    fn inv_freq(&self, rope: Rope, device: Device) -> Tensor {
         let inv = rope_inv_freq(self.head_dim(), rope.theta, device);
         match rope.kind {
             RopeKind::Default => inv,
@@ -421,17 +418,16 @@ impl Attention {
         p: nn::Path,
         cfg: &LlamaConfig,
         window: Option<i64>,
-        init: Init,
         reg: &mut Registry,
     ) -> Result<Self> {
         let (d, hd) = (cfg.hidden_size, cfg.head_dim());
         let (h, kv) = (cfg.num_attention_heads, cfg.kv_heads());
         let b = cfg.qkv_bias();
         Ok(Attention {
-            q_proj: Linear::new(&p / "q_proj", d, h * hd, b, init, reg)?,
-            k_proj: Linear::new(&p / "k_proj", d, kv * hd, b, init, reg)?,
-            v_proj: Linear::new(&p / "v_proj", d, kv * hd, b, init, reg)?,
-            o_proj: Linear::new(&p / "o_proj", h * hd, d, cfg.o_bias(), init, reg)?,
+            q_proj: Linear::new(&p / "q_proj", d, h * hd, b, reg)?,
+            k_proj: Linear::new(&p / "k_proj", d, kv * hd, b, reg)?,
+            v_proj: Linear::new(&p / "v_proj", d, kv * hd, b, reg)?,
+            o_proj: Linear::new(&p / "o_proj", h * hd, d, cfg.o_bias(), reg)?,
             n_head: h,
             n_kv: kv,
             head_dim: hd,
@@ -476,23 +472,17 @@ struct Block {
 }
 
 impl Block {
-    fn new(
-        p: nn::Path,
-        cfg: &LlamaConfig,
-        layer: i64,
-        init: Init,
-        reg: &mut Registry,
-    ) -> Result<Self> {
+    fn new(p: nn::Path, cfg: &LlamaConfig, layer: i64, reg: &mut Registry) -> Result<Self> {
         let (d, i, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.rms_norm_eps);
         let window = cfg.sliding_window(layer).map_err(LlmError::InvalidShape)?;
-        let self_attn = Attention::new(&p / "self_attn", cfg, window, init, reg)?;
+        let self_attn = Attention::new(&p / "self_attn", cfg, window, reg)?;
         let mp = &p / "mlp";
         let mb = cfg.mlp_bias();
         Ok(Block {
             self_attn,
-            gate_proj: Linear::new(&mp / "gate_proj", d, i, mb, init, reg)?,
-            up_proj: Linear::new(&mp / "up_proj", d, i, mb, init, reg)?,
-            down_proj: Linear::new(&mp / "down_proj", i, d, mb, init, reg)?,
+            gate_proj: Linear::new(&mp / "gate_proj", d, i, mb, reg)?,
+            up_proj: Linear::new(&mp / "up_proj", d, i, mb, reg)?,
+            down_proj: Linear::new(&mp / "down_proj", i, d, mb, reg)?,
             act: cfg.activation().map_err(LlmError::InvalidShape)?,
             input_layernorm: RmsNorm::new(&p / "input_layernorm", d, eps, reg)?,
             post_attention_layernorm: RmsNorm::new(&p / "post_attention_layernorm", d, eps, reg)?,
@@ -519,6 +509,8 @@ pub struct Llama {
     layers: Vec<Block>,
     norm: RmsNorm,
     lm_head: Tensor,
+    /// The config's rotary embedding, parsed once.
+    rope: Rope,
     cfg: LlamaConfig,
     params: Registry,
 }
@@ -527,23 +519,24 @@ impl Llama {
     /// The model's variables under `p` (normally `vs.root()`), empty (see [`EMPTY`]).
     pub(crate) fn new(p: &nn::Path, cfg: &LlamaConfig) -> Result<Self> {
         cfg.validate().map_err(LlmError::InvalidShape)?;
-        let w = EMPTY;
         let mut reg = Registry::new();
         let m = p / "model";
         let (v, d) = (cfg.vocab_size, cfg.hidden_size);
-        let embed_tokens = var(&(&m / "embed_tokens"), "weight", &[v, d], w, &mut reg)?;
+        let embed_tokens = var(&(&m / "embed_tokens"), "weight", &[v, d], EMPTY, &mut reg)?;
         let mut layers = Vec::new();
         for layer in 0..cfg.num_hidden_layers {
-            layers.push(Block::new(&m / "layers" / layer, cfg, layer, w, &mut reg)?);
+            layers.push(Block::new(&m / "layers" / layer, cfg, layer, &mut reg)?);
         }
         let norm = RmsNorm::new(&m / "norm", d, cfg.rms_norm_eps, &mut reg)?;
         let lm_head = output_matrix(
             p / "lm_head",
             &embed_tokens,
             cfg.tie_word_embeddings,
+            v,
             &mut reg,
         )?;
         Ok(Llama {
+            rope: cfg.rope().map_err(LlmError::InvalidShape)?,
             embed_tokens,
             layers,
             norm,
@@ -561,7 +554,7 @@ impl Llama {
     pub fn hidden_states(&self, input_ids: &Tensor) -> Result<Tensor> {
         let seq_len = input_ids.size().last().copied().unwrap_or(0);
         let mut x = embed(&self.embed_tokens, input_ids);
-        let inv_freq = self.cfg.inv_freq(x.device());
+        let inv_freq = self.cfg.inv_freq(self.rope, x.device());
         let (cos, sin) = rope_cos_sin(&inv_freq, seq_len, 1.0, x.kind());
         for layer in &self.layers {
             x = layer.forward(&x, &cos, &sin)?;

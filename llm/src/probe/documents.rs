@@ -92,8 +92,8 @@ fn has_ext(path: &Path, ext: &str) -> bool {
 }
 
 /// Whether `--docs` names a `.npy` array of images (Image GPT's documents).
-pub fn is_image_array(path: Option<&Path>) -> bool {
-    path.is_some_and(|p| has_ext(p, "npy"))
+pub fn is_image_array(path: &Path) -> bool {
+    has_ext(path, "npy")
 }
 
 /// The images of a `.npy` array (N×H×W×3 uint8, as CIFAR-10 is kept in numpy), each

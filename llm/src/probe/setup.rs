@@ -306,10 +306,10 @@ type Schedule = (Vec<TaskDoc>, Vec<TaskDoc>, Vec<Vec<Episode>>);
 /// The T task documents, the one-off documents and the episodes of every epoch.
 fn documents_and_schedule(cfg: &ProbeConfig, tokenizer: &Tokenizer) -> Result<Schedule> {
     let docs = match (&cfg.docs, tokenizer) {
-        (Some(path), Tokenizer::Pixels(clusters)) if documents::is_image_array(Some(path)) => {
+        (Some(path), Tokenizer::Pixels(clusters)) if documents::is_image_array(path) => {
             documents::load_images(path, clusters)?
         }
-        (Some(path), _) if documents::is_image_array(Some(path)) => {
+        (Some(path), _) if documents::is_image_array(path) => {
             return Err(ProbeError::Input(format!(
                 "{}: a .npy of images needs an Image GPT model (--model DIR with the colour clusters in preprocessor_config.json)",
                 path.display()
