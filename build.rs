@@ -1,10 +1,11 @@
-//! Adds an rpath to libtorch when the `llm` feature is on (see `libtorch_rpath.rs`).
+//! The `reawaken` executable links no libtorch. Its tests do (the settings fuzzer uses the
+//! LLM library), so they get an rpath to it; everything gets the one to the
+//! single-threaded OpenBLAS (see `libtorch_rpath.rs`).
 include!("libtorch_rpath.rs");
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=libtorch_rpath.rs");
-    if std::env::var_os("CARGO_FEATURE_LLM").is_some() {
-        libtorch_rpath();
-    }
+    libtorch_rpath("rustc-link-arg-tests");
+    openblas_serial_rpath("rustc-link-arg");
 }

@@ -34,7 +34,7 @@ cargo build --release -q -p reawaken-toy --example toy_stats
 STATS="$TARGET/release/examples/toy_stats"
 BIN="$TARGET/release/reawaken"
 USE_CLI=0
-if cargo build --release -q -p reawaken --no-default-features --bin reawaken 2>"$WORK/build.log" \
+if cargo build --release -q -p reawaken --bin reawaken 2>"$WORK/build.log" \
    && "$BIN" toy simulate --tasks 3 --epochs 2 --out "$WORK/probe" --force >/dev/null 2>&1 \
    && [ -f "$WORK/probe/losses.npy" ]; then
   USE_CLI=1

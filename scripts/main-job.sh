@@ -41,7 +41,7 @@ elif "$BIN" llm probe --help >/dev/null 2>&1; then
     echo "LLM probe: built-in defaults, --order cyclic vs prequential-shuffled (sweeps/main-llm.toml)"
     sweep main-llm sweeps/main-llm.toml 2
 else
-    echo "LLM runs skipped: $BIN has no 'llm probe' subcommand (built without the llm feature / libtorch)"
+    echo "LLM runs skipped: 'reawaken llm probe' does not run (is reawaken-llm, the LLM executable, built next to $BIN?)"
 fi
 
 echo "figures -> $FIGS/"

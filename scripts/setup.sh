@@ -5,7 +5,9 @@
 #   scripts/setup.sh --no-run   everything but the main job
 #
 # 0. OpenBLAS/LAPACK (Debian's libopenblas-dev) for the analysis layer's linear algebra
-#    (ndarray-linalg, feature openblas-system), installed with apt-get when missing.
+#    (ndarray-linalg, feature openblas-system), and its single-threaded build
+#    (libopenblas0-serial, which the executables prefer: no thread pool at start),
+#    installed with apt-get when missing.
 # 1. .venv (python3 -m venv) with the pinned scripts/requirements.txt: PyPI torch==2.13.0
 #    (carries libtorch for tch 0.26, CPU and CUDA), numpy, transformers, safetensors, tokenizers.
 # 2. .libtorch -> the venv's torch directory. .cargo/config.toml points LIBTORCH there and
@@ -34,13 +36,15 @@ cd "$ROOT"
 PY="${PYTHON:-python3}"
 step() { printf '\n==> %s\n' "$*"; }
 
-step "OpenBLAS / LAPACK (libopenblas-dev)"
-if dpkg -s libopenblas-dev >/dev/null 2>&1 || ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
-    echo "libopenblas-dev present"
+step "OpenBLAS / LAPACK (libopenblas-dev, libopenblas0-serial)"
+if dpkg -s libopenblas-dev libopenblas0-serial >/dev/null 2>&1; then
+    echo "libopenblas-dev and libopenblas0-serial present"
 elif command -v apt-get >/dev/null; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libopenblas-dev >/dev/null
-    echo "installed libopenblas-dev"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libopenblas-dev libopenblas0-serial >/dev/null
+    echo "installed libopenblas-dev libopenblas0-serial"
+elif ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
+    echo "OpenBLAS present (not Debian: its default build is used)"
 else
     echo "setup.sh: install OpenBLAS with LAPACK (e.g. libopenblas-dev) with your package manager" >&2; exit 1
 fi

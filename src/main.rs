@@ -1,5 +1,5 @@
 //! `reawaken`: the command-line edge. Each subcommand lives in `reawaken::cli::*`.
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -10,9 +10,8 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
     long_about = None
 )]
 struct Cli {
-    /// Log verbosity (also RUST_LOG), e.g. `info`, `debug`.
-    #[arg(long, global = true, default_value = "warn")]
-    log: String,
+    #[command(flatten)]
+    global: reawaken::cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,10 +21,21 @@ enum Command {
     /// The paper's toy model (slow embedding P, fast vector w; paper §4.4, App. A.5).
     #[command(subcommand)]
     Toy(ToyCommand),
-    /// Cyclic fine-tuning of Pythia / GPT-NeoX models (paper §2–4).
-    #[cfg(feature = "llm")]
-    #[command(subcommand)]
-    Llm(LlmCommand),
+    /// Cyclic fine-tuning of language models (Pythia / GPT-NeoX, GPT-2, Llama, Qwen2,
+    /// Mistral) and Image GPT (paper §2–4): `reawaken llm probe --help`.
+    ///
+    /// Runs the LLM executable `reawaken-llm` (the one part that loads libtorch) in
+    /// place of this one, with the same arguments.
+    #[command(disable_help_flag = true)]
+    Llm {
+        /// `probe [FLAGS]`, passed to reawaken-llm.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Render the paper's figures as SVG from run records.
     #[command(subcommand)]
     Figures(FiguresCommand),
@@ -54,59 +64,25 @@ enum ToyCommand {
     Simulate(reawaken::cli::toy::SimulateArgs),
 }
 
-#[cfg(feature = "llm")]
-#[derive(Subcommand)]
-enum LlmCommand {
-    /// Fine-tune a GPT-NeoX model on T documents in a repeating order, recording the loss matrix.
-    Probe(Box<reawaken::cli::llm::ProbeArgs>),
-}
-
 #[derive(Subcommand)]
 enum FiguresCommand {
     /// Render every figure the given run records support.
     Render(reawaken::cli::figures::RenderArgs),
 }
 
-/// A value clap could not parse (`--optimizer rmsprop`) is one plain line, like every
-/// other error; help, version and usage errors are shown as clap renders them.
-fn plain_parse_error(e: clap::Error) -> ! {
-    use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::ValueValidation | ErrorKind::InvalidValue
-    ) {
-        let text = e.to_string();
-        let first = text
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("error");
-        eprintln!("{first}");
-        std::process::exit(2);
-    }
-    e.exit()
-}
-
-/// The matches of the innermost subcommand (`toy simulate`, `llm probe`, …).
-fn leaf(matches: &clap::ArgMatches) -> &clap::ArgMatches {
-    match matches.subcommand() {
-        Some((_, sub)) => leaf(sub),
-        None => matches,
-    }
-}
-
 fn main() -> std::process::ExitCode {
-    let matches = Cli::command()
-        .try_get_matches()
-        .unwrap_or_else(|e| plain_parse_error(e));
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let Err(e) = reawaken::cli::init_logging(&cli.log) {
+    let (cli, matches) = reawaken::cli::parse_command_line::<Cli>();
+    if let Err(e) = reawaken::cli::init_logging(&cli.global.log) {
         return reawaken::cli::exit_code(Err(e));
     }
-    let given = leaf(&matches);
+    let given = reawaken::cli::leaf(&matches);
     let result = match cli.command {
         Command::Toy(ToyCommand::Simulate(args)) => reawaken::cli::toy::run(args, given),
-        #[cfg(feature = "llm")]
-        Command::Llm(LlmCommand::Probe(args)) => reawaken::cli::llm::run(*args, given),
+        Command::Llm { args } => {
+            let log = (matches.value_source("log") == Some(clap::parser::ValueSource::CommandLine))
+                .then_some(cli.global.log.as_str());
+            reawaken::cli::llm::run_llm_executable(log, &args)
+        }
         Command::Figures(FiguresCommand::Render(args)) => reawaken::cli::figures::run(args),
         Command::Sweep(cmd) => {
             use reawaken::cli::sweep;

@@ -254,7 +254,6 @@ fn figures_render_lying_npy_header() {
 // ---------------------------------------------------------------------------------
 // llm probe
 
-#[cfg(feature = "llm")]
 mod llm {
     use super::*;
 

@@ -136,7 +136,6 @@ fn toy_numeric_flags() {
     report("toy simulate numeric flags", n.get());
 }
 
-#[cfg(feature = "llm")]
 const PROBE_FLAGS: &[(&str, &[&str])] = &[
     ("tasks", INTS),
     (
@@ -173,7 +172,6 @@ const PROBE_FLAGS: &[(&str, &[&str])] = &[
     ("seed", INTS),
 ];
 
-#[cfg(feature = "llm")]
 #[test]
 fn probe_numeric_flags() {
     let tmp = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@
 //! request; see `no_huge_allocation_*`).
 //!
 //! The default number of cases is small so that `cargo test` stays fast; run long with
-//! `PROPTEST_CASES=20000 cargo test --release --no-default-features --test fuzz_readers`
+//! `PROPTEST_CASES=20000 cargo test --release -p reawaken --test fuzz_readers`
 //! (see docs/fuzzing.md).
 
 use reawaken_testkit::npy_v1;
@@ -331,7 +331,6 @@ fn toml_errors_next_to_multibyte_text() {
     }
 }
 
-#[cfg(feature = "llm")]
 #[test]
 fn fuzz_llm_config_toml() {
     let valid = vec![

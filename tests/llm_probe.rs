@@ -1,7 +1,6 @@
 //! End-to-end tests of `reawaken llm probe` (the real binary): resume after SIGKILL is
 //! bit-for-bit, SIGINT stops cleanly, divergence is recorded, bad inputs are refused, and
 //! the loss matrix matches the protocol written with Hugging Face Transformers.
-#![cfg(feature = "llm")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -685,7 +684,54 @@ fn a_probe_beside_a_busy_one_uses_the_free_cores() {
         "{threads} threads beside a run holding all {cores} cores"
     );
     assert!(
-        stderr(&o).contains("in use by other reawaken runs"),
+        stderr(&o).contains("held by other reawaken runs"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A process that is not a reawaken run holds no slot: the probe sees the cores it keeps
+/// busy while setting itself up, uses the others, and says why.
+#[test]
+fn a_probe_beside_another_busy_process_uses_the_free_cores() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        eprintln!("SKIPPED a_probe_beside_another_busy_process_uses_the_free_cores: needs 2 cores, has {cores}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("beside");
+    // One spinning shell per core but one.
+    let mut busy: Vec<_> = (0..cores - 1)
+        .map(|_| {
+            Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let small =
+        "--width 32 --depth 1 --heads 4 --tasks 2 --context 8 --steps 1 --epochs 2 --record none";
+    let o = Command::new(BIN)
+        .args(probe_args(small, &out))
+        .env("RUST_LOG", "warn")
+        .env_remove("OMP_NUM_THREADS")
+        .output()
+        .expect("binary runs");
+    for b in busy.iter_mut() {
+        let _ = b.kill();
+        let _ = b.wait();
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    let threads = run_json(&out)["cpu_threads"].as_u64().unwrap() as usize;
+    assert!(
+        threads < cores,
+        "{threads} threads beside {} busy cores",
+        cores - 1
+    );
+    assert!(
+        stderr(&o).contains("other processes kept"),
         "{}",
         stderr(&o)
     );

@@ -3,7 +3,6 @@
 //! every way a run ends, `--force` and the user's files, two writers, resume from a
 //! changed checkpoint, and inputs that look fine but are not. Every run is bounded in
 //! time ([`run_bounded`]).
-#![cfg(feature = "llm")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -11,9 +11,17 @@
 //! a second run started beside a first that holds every core runs on one thread instead
 //! of spinning against it (measured: the two together 14.5 s instead of 60 s; one alone
 //! 8 s). The count is recorded in the run's record; a resumed run keeps it.
+//!
+//! Processes that are not reawaken runs hold no slot, so a run also looks at what the
+//! machine is doing when it starts ([`CpuTimes`], [`others_busy`]): the cores that other
+//! processes kept busy while it set itself up are not counted as free. Beside a numpy
+//! loop on a 2-core machine the default probe then runs one thread (measured: 11.6 s
+//! instead of 43 s; 7.8 s alone). The choice is made once: a run's thread count changes
+//! its numbers in the last bits, so it stays the same until the run ends.
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// Slots held by this process until dropped.
 #[derive(Debug)]
@@ -103,6 +111,112 @@ pub fn take_free(n: usize) -> CpuLease {
     CpuLease { slots }
 }
 
+/// A reading of the CPU time spent on the cores this process may run on (by everyone)
+/// and by this process, in clock ticks (Linux `/proc/stat`, `/proc/self/stat`).
+#[derive(Debug, Clone, Copy)]
+pub struct CpuTimes {
+    at: Instant,
+    cores_busy: u64,
+    own: u64,
+}
+
+impl CpuTimes {
+    /// Reads the counters now; `None` where `/proc` is not there (not Linux).
+    pub fn read() -> Option<CpuTimes> {
+        let at = Instant::now();
+        let allowed = allowed_cpus();
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let mut cores_busy = 0u64;
+        for line in stat.lines() {
+            let mut fields = line.split_whitespace();
+            let Some(cpu) = fields
+                .next()
+                .and_then(|n| n.strip_prefix("cpu"))
+                .and_then(|k| k.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            if !allowed.as_ref().is_none_or(|a| a.contains(&cpu)) {
+                continue;
+            }
+            let ticks: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
+            // user, nice, system, (idle, iowait,) irq, softirq; steal is not a process here.
+            cores_busy += [0, 1, 2, 5, 6]
+                .iter()
+                .filter_map(|&i| ticks.get(i))
+                .sum::<u64>();
+        }
+        let own_stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let after_name = &own_stat[own_stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        // Fields 14 and 15 of proc(5), utime and stime; `fields[0]` is field 3.
+        let own = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(CpuTimes {
+            at,
+            cores_busy,
+            own,
+        })
+    }
+
+    /// How many cores other processes kept busy between `earlier` and this reading, on
+    /// average (1.0 = one core all the time).
+    pub fn others_busy_since(&self, earlier: &CpuTimes) -> Option<f64> {
+        let secs = self.at.checked_duration_since(earlier.at)?.as_secs_f64();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        if secs <= 0.0 || hz <= 0 {
+            return None;
+        }
+        let all = self.cores_busy.saturating_sub(earlier.cores_busy) as f64;
+        let own = self.own.saturating_sub(earlier.own) as f64;
+        Some(((all - own) / hz as f64 / secs).max(0.0))
+    }
+}
+
+/// The CPUs this process may run on (its affinity mask), `None` if unknown.
+fn allowed_cpus() -> Option<Vec<usize>> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: a zeroed cpu_set_t is valid, sched_getaffinity fills it for this process.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+                return None;
+            }
+            Some(
+                (0..libc::CPU_SETSIZE as usize)
+                    .filter(|&k| libc::CPU_ISSET(k, &set))
+                    .collect(),
+            )
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// The cores other processes keep busy, measured from `since` (read when the run began
+/// setting itself up) to now over at least `window` (waiting out the rest): a CPU-bound
+/// process counts about 1.0 per thread, a machine with nothing else running about 0.
+pub fn others_busy(since: &CpuTimes, window: Duration) -> Option<f64> {
+    if let Some(rest) = window.checked_sub(since.at.elapsed()) {
+        std::thread::sleep(rest);
+    }
+    CpuTimes::read()?.others_busy_since(since)
+}
+
+/// The cores left to this process when other processes keep `others_busy` of them busy
+/// (rounded to the nearest core, at least one).
+pub fn free_cores(others_busy: f64) -> usize {
+    let free = (cores() as f64 - others_busy).round();
+    if free >= 1.0 {
+        free as usize
+    } else {
+        1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +233,41 @@ mod tests {
         drop(first);
         let third = take_free(cores());
         assert!(third.held() >= held_by_first.min(cores() - second.held()));
+    }
+
+    #[test]
+    fn a_busy_thread_elsewhere_is_seen_and_this_process_is_not() {
+        let Some(start) = CpuTimes::read() else {
+            return; // no /proc
+        };
+        // This process's own work is not "other processes".
+        let t = Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(300) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let own_only = others_busy(&start, Duration::ZERO).unwrap();
+        // A child process that spins is.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let before = CpuTimes::read().unwrap();
+        let with_child = others_busy(&before, Duration::from_millis(400)).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        // Other tests of this binary run in threads of this process (its own time).
+        assert!(
+            with_child >= 0.6,
+            "a spinning child counted as {with_child} cores"
+        );
+        assert!(
+            own_only < with_child,
+            "own work counted: {own_only} vs {with_child}"
+        );
+        assert_eq!(free_cores(cores() as f64 + 3.0), 1);
+        assert_eq!(free_cores(0.0), cores());
     }
 }

@@ -8,7 +8,6 @@
 //! command line.
 
 pub mod figures;
-#[cfg(feature = "llm")]
 pub mod llm;
 pub mod sweep;
 pub mod toy;
@@ -88,4 +87,58 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The flags every command of both executables takes.
+#[derive(clap::Args, Debug)]
+pub struct GlobalArgs {
+    /// Log verbosity (also RUST_LOG), e.g. `info`, `debug`.
+    #[arg(long, global = true, default_value = "warn")]
+    pub log: String,
+}
+
+/// The command line as `C`, and the matches that tell which flags were given; a usage
+/// error is printed as [`plain_parse_error`] does, and the process exits.
+pub fn parse_command_line<C: clap::CommandFactory + clap::FromArgMatches>() -> (C, clap::ArgMatches)
+{
+    let matches = C::command()
+        .try_get_matches()
+        .unwrap_or_else(|e| plain_parse_error(e));
+    let parsed = C::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    (parsed, matches)
+}
+
+/// A value clap could not parse (`--optimizer rmsprop`) is one plain line, like every
+/// other error; help, version and usage errors are shown as clap renders them.
+pub fn plain_parse_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        let text = e.to_string();
+        let first = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("error");
+        eprintln!("{first}");
+        std::process::exit(2);
+    }
+    e.exit()
+}
+
+/// The matches of the innermost subcommand (`toy simulate`, `llm probe`, …).
+pub fn leaf(matches: &clap::ArgMatches) -> &clap::ArgMatches {
+    match matches.subcommand() {
+        Some((_, sub)) => leaf(sub),
+        None => matches,
+    }
+}
+
+/// A settings table (a `--config` file's, or a sweep run's) as the command's typed
+/// settings; the error is one line naming the key.
+pub fn typed_table<C: DeserializeOwned>(table: &toml::Table) -> Result<C, String> {
+    toml::Value::Table(table.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().split_whitespace().collect::<Vec<_>>().join(" "))
 }

@@ -1,7 +1,8 @@
 //! `reawaken sweep plan|run|submit|status|summary`: the paper's comparisons (settings ×
 //! seeds) as one command, on this machine or as a Slurm job array (`reawaken-sweep`
-//! crate; guide: docs/sweeps.md). Each point is checked here through the command's own
-//! settings struct (`ToyConfig`, `ProbeConfig`) before anything runs.
+//! crate; guide: docs/sweeps.md). Each point is checked through the command's own
+//! settings struct before anything runs: `ToyConfig` here, `ProbeConfig` by the LLM
+//! executable (`super::llm::check_probe_settings`).
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -121,37 +122,12 @@ pub struct SummaryArgs {
     pub dir: PathBuf,
 }
 
-/// The command's own check of one run's settings: its resolved settings, as `run.json`
-/// will hold them, or why they are refused.
-pub fn resolve_point(
-    command: SweepCommand,
-    table: &toml::Table,
-) -> Result<serde_json::Value, String> {
-    fn typed<C: serde::de::DeserializeOwned>(table: &toml::Table) -> Result<C, String> {
-        toml::Value::Table(table.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                e.message().split_whitespace().collect::<Vec<_>>().join(" ")
-            })
-    }
-    let json = |v: Result<serde_json::Value, serde_json::Error>| v.map_err(|e| e.to_string());
-    match command {
-        SweepCommand::ToySimulate => {
-            let cfg: reawaken_toy::ToyConfig = typed(table)?;
-            cfg.validate().map_err(|e| e.to_string())?;
-            json(serde_json::to_value(&cfg))
-        }
-        #[cfg(feature = "llm")]
-        SweepCommand::LlmProbe => {
-            let cfg: reawaken_llm::probe::ProbeConfig = typed(table)?;
-            cfg.validate().map_err(|e| e.to_string())?;
-            json(serde_json::to_value(&cfg))
-        }
-        #[cfg(not(feature = "llm"))]
-        SweepCommand::LlmProbe => {
-            Err("this reawaken was built without the llm feature (libtorch); rebuild with it to sweep `llm probe`".into())
-        }
-    }
+/// The toy's own check of one run's settings: its resolved settings, as `run.json` will
+/// hold them, or why they are refused.
+fn resolve_toy_point(table: &toml::Table) -> Result<serde_json::Value, String> {
+    let cfg: reawaken_toy::ToyConfig = super::typed_table(table)?;
+    cfg.validate().map_err(|e| e.to_string())?;
+    serde_json::to_value(&cfg).map_err(|e| e.to_string())
 }
 
 /// The running binary (each run calls it).
@@ -162,7 +138,23 @@ fn this_exe() -> anyhow::Result<PathBuf> {
 /// `reawaken sweep plan`.
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
     let spec = SweepSpec::load(&args.spec)?;
-    let sweep = reawaken_sweep::plan(&spec, &args.out, &this_exe()?, &resolve_point)?;
+    // `llm probe` settings are checked by the LLM executable, every run in one call.
+    let mut probe_checks = std::collections::HashMap::new();
+    if spec.command == SweepCommand::LlmProbe {
+        let tables = spec.run_tables();
+        let answers = super::llm::check_probe_settings(&tables)?;
+        for (table, answer) in tables.iter().zip(answers) {
+            probe_checks.insert(toml::to_string(table).unwrap_or_default(), answer);
+        }
+    }
+    let validate = |command: SweepCommand, table: &toml::Table| match command {
+        SweepCommand::ToySimulate => resolve_toy_point(table),
+        SweepCommand::LlmProbe => probe_checks
+            .get(&toml::to_string(table).unwrap_or_default())
+            .cloned()
+            .unwrap_or_else(|| Err("was not checked by reawaken-llm".into())),
+    };
+    let sweep = reawaken_sweep::plan(&spec, &args.out, &this_exe()?, &validate)?;
     let m = &sweep.manifest;
     println!(
         "sweep plan: {} point(s) x {} seed(s) = {} run(s) of `reawaken {}`{}",

@@ -188,7 +188,7 @@ pub fn plan(spec: &SweepSpec, dir: &Path, exe: &Path, validate: &Validate) -> Re
         std::fs::create_dir_all(&p).map_err(|e| io(&p, e))?;
     }
     use reawaken_analysis::record::write_atomic;
-    for (entry, table) in manifest.runs.iter().zip(run_tables(spec)) {
+    for (entry, table) in manifest.runs.iter().zip(spec.run_tables()) {
         let text = toml::to_string(&table).map_err(|e| dir_err(e.to_string()))?;
         let header = format!(
             "# run {} of the sweep in {}: {} seed {}\n",
@@ -216,15 +216,6 @@ pub fn plan(spec: &SweepSpec, dir: &Path, exe: &Path, validate: &Validate) -> Re
 /// `dir` made absolute (runs start in the plan's directory, not necessarily this one).
 fn absolute(dir: &Path) -> PathBuf {
     std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
-}
-
-/// The settings table of every run, in index order.
-fn run_tables(spec: &SweepSpec) -> Vec<toml::Table> {
-    let points = spec.points();
-    points
-        .iter()
-        .flat_map(|p| spec.seeds.iter().map(move |&s| spec.settings(p, s)))
-        .collect()
 }
 
 /// The manifest of `spec`, every run checked by `validate`.

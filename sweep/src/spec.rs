@@ -151,6 +151,15 @@ fn plain_value(v: &toml::Value) -> String {
 }
 
 impl SweepSpec {
+    /// The settings table of every run (every point with every seed), in index order.
+    pub fn run_tables(&self) -> Vec<toml::Table> {
+        let points = self.points();
+        points
+            .iter()
+            .flat_map(|p| self.seeds.iter().map(move |&s| self.settings(p, s)))
+            .collect()
+    }
+
     /// Reads and checks the spec at `path`.
     pub fn load(path: &Path) -> Result<Self> {
         let text = reawaken_analysis::settings::read_config_text(path)?;

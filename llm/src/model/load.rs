@@ -109,14 +109,27 @@ impl LoadedModel {
     }
 }
 
-/// `auto` (CUDA when `tch::Cuda::is_available()`, else CPU), `cpu`, `cuda` or `cuda:N`.
+/// `auto` (CUDA when a GPU driver is present and libtorch has CUDA, else CPU), `cpu`,
+/// `cuda` or `cuda:N`. The CUDA backend is loaded here, only when it is asked for
+/// ([`load_cuda_backend`]): a CPU run never maps the CUDA libraries.
 pub fn select_device(spec: &str) -> Result<Device> {
     let err = |reason: String| LlmError::Device {
         spec: spec.to_string(),
         reason,
     };
     match spec {
-        "auto" => Ok(Device::cuda_if_available()),
+        "auto" => {
+            if !gpu_driver_present() {
+                return Ok(Device::Cpu);
+            }
+            match load_cuda_backend() {
+                Ok(()) => Ok(Device::cuda_if_available()),
+                Err(why) => {
+                    tracing::warn!("an NVIDIA driver is installed but {why}: running on the CPU");
+                    Ok(Device::Cpu)
+                }
+            }
+        }
         "cpu" => Ok(Device::Cpu),
         s if s == "cuda" || s.starts_with("cuda:") => {
             let idx: usize = match s.strip_prefix("cuda:") {
@@ -125,9 +138,11 @@ pub fn select_device(spec: &str) -> Result<Device> {
                     .parse()
                     .map_err(|_| err(format!("{n:?} is not a GPU index")))?,
             };
+            load_cuda_backend()
+                .map_err(|reason| err(format!("{reason}; use --device cpu or auto")))?;
             if !tch::Cuda::is_available() {
                 return Err(err(
-                    "CUDA is not available (no GPU, or libtorch without CUDA); use --device cpu or auto"
+                    "CUDA is not available (no GPU or no NVIDIA driver found); use --device cpu or auto"
                         .to_string(),
                 ));
             }
@@ -141,6 +156,65 @@ pub fn select_device(spec: &str) -> Result<Device> {
             "unknown device {other:?} (auto, cpu, cuda, cuda:N)"
         ))),
     }
+}
+
+/// Whether an NVIDIA driver is installed (its `libcuda.so.1` can be opened). Cheap, and
+/// loads none of libtorch's CUDA libraries.
+fn gpu_driver_present() -> bool {
+    // SAFETY: dlopen with a constant NUL-terminated name; the handle is kept (the driver
+    // library is loaded again by CUDA anyway).
+    unsafe { !libc::dlopen(c"libcuda.so.1".as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL).is_null() }
+}
+
+/// The directory of the libtorch this process runs on (where `libtorch_cpu.so` was
+/// loaded from, read from `/proc/self/maps`).
+pub fn libtorch_lib_dir() -> Option<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.ends_with("/libtorch_cpu.so"))
+        .and_then(|p| Path::new(p).parent().map(Path::to_path_buf))
+}
+
+/// Loads libtorch's CUDA backend (`libtorch_cuda.so` next to the `libtorch_cpu.so` in
+/// use) once per process; its load registers the CUDA kernels and hooks with libtorch.
+/// `reawaken-llm` is not linked against it, so that runs on the CPU do not load the
+/// CUDA libraries it pulls in (cuBLAS, cuDNN, NCCL, …: 2.7 GB on disk with the PyPI
+/// wheel). The error says why CUDA cannot be had.
+pub fn load_cuda_backend() -> std::result::Result<(), String> {
+    static LOADED: std::sync::OnceLock<std::result::Result<(), String>> =
+        std::sync::OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let dir = libtorch_lib_dir()
+                .ok_or_else(|| "cannot tell where libtorch was loaded from".to_string())?;
+            let lib = dir.join("libtorch_cuda.so");
+            if !lib.is_file() {
+                return Err(format!(
+                    "this libtorch has no CUDA backend ({} does not exist)",
+                    lib.display()
+                ));
+            }
+            let name = std::ffi::CString::new(lib.as_os_str().as_encoded_bytes())
+                .map_err(|_| format!("{} is not a valid path", lib.display()))?;
+            // SAFETY: dlopen of a path string we own; RTLD_GLOBAL so the backend's symbols
+            // resolve for libtorch; the library stays loaded for the process's life.
+            let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+            if handle.is_null() {
+                // SAFETY: dlerror returns a thread-local C string or null.
+                let why = unsafe {
+                    let e = libc::dlerror();
+                    if e.is_null() {
+                        "unknown error".to_string()
+                    } else {
+                        std::ffi::CStr::from_ptr(e).to_string_lossy().into_owned()
+                    }
+                };
+                return Err(format!("cannot load {}: {why}", lib.display()));
+            }
+            Ok(())
+        })
+        .clone()
 }
 
 /// Loads a Hugging Face model directory in float32 onto `device`.

@@ -3,7 +3,7 @@
 //! [`run_probe`]; what happens before and after it is in the small functions below it.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reawaken_analysis::record::{self, Metrics, OpenMode, RunDir, RunInfo, RunKind, RunStatus};
 use reawaken_analysis::settings::RESUME_MAY_DIFFER;
@@ -82,6 +82,7 @@ pub fn run_probe(
     show_progress: bool,
 ) -> Result<ProbeSummary> {
     let t0 = Instant::now();
+    let cpu_at_start = cpus::CpuTimes::read();
     let plan = setup::prepare(&mut cfg)?;
     if let Some(stop) = Stop::received() {
         return Err(ProbeError::Input(format!(
@@ -89,7 +90,7 @@ pub fn run_probe(
             stop.name()
         )));
     }
-    let _cores = claim_cores(&plan, out, mode);
+    let _cores = claim_cores(&plan, out, mode, cpu_at_start.as_ref());
     let total = plan.episodes.len();
     let (dir, info, resume) = match open_record(&cfg, out, mode, total)? {
         Opened::AlreadyComplete(summary) => return Ok(summary),
@@ -100,11 +101,16 @@ pub fn run_probe(
 
 /// The CPU threads of a CPU run (`reawaken_analysis::cpus`; docs/llm-probe.md, "Several
 /// runs at once"): `OMP_NUM_THREADS` when given; when resuming, the count the run started
-/// with, so that it continues bit for bit; otherwise one per free core (every core on a
-/// machine where no other reawaken run holds any, at least one), so that a second run
-/// started beside a first does not spin against it. The cores used are held until the
-/// run ends.
-fn claim_cores(plan: &Plan, out: &Path, mode: StartMode) -> Option<CpuLease> {
+/// with, so that it continues bit for bit; otherwise one per core that no other reawaken
+/// run holds and no other process kept busy while this one set itself up (from
+/// `cpu_at_start` on, at least 0.1 s), at least one — so that a run started beside other
+/// work does not spin against it. The cores used are held until the run ends.
+fn claim_cores(
+    plan: &Plan,
+    out: &Path,
+    mode: StartMode,
+    cpu_at_start: Option<&cpus::CpuTimes>,
+) -> Option<CpuLease> {
     if plan.model.device() != tch::Device::Cpu {
         return None;
     }
@@ -123,14 +129,31 @@ fn claim_cores(plan: &Plan, out: &Path, mode: StartMode) -> Option<CpuLease> {
             .filter(|&n| n > 0),
         _ => None,
     };
-    let lease = cpus::take_free(started_with.unwrap_or_else(cpus::cores));
-    let threads = started_with.unwrap_or_else(|| lease.held().max(1));
-    if started_with.is_none() && threads < cpus::cores() {
+    if let Some(n) = started_with {
+        let lease = cpus::take_free(n);
+        tch::set_num_threads(n as i32);
+        return Some(lease);
+    }
+    let cores = cpus::cores();
+    let busy = cpu_at_start.and_then(|t| cpus::others_busy(t, Duration::from_millis(100)));
+    let want = busy.map_or(cores, cpus::free_cores);
+    let lease = cpus::take_free(want);
+    let threads = lease.held().max(1);
+    if threads < cores {
+        let mut why = Vec::new();
+        if let Some(b) = busy.filter(|_| want < cores) {
+            why.push(format!("other processes kept {b:.1} of them busy"));
+        }
+        if lease.held() < want {
+            why.push(format!(
+                "{} held by other reawaken runs {:?}",
+                want - lease.held(),
+                cpus::holders(cores)
+            ));
+        }
         tracing::warn!(
-            "{} of the {} CPU cores are in use by other reawaken runs {:?}: this run uses {threads} thread(s) so as not to spin against them (recorded in run.json cpu_threads; OMP_NUM_THREADS fixes the count)",
-            cpus::cores() - lease.held(),
-            cpus::cores(),
-            cpus::holders(cpus::cores())
+            "this run uses {threads} of the {cores} CPU cores ({}), so as not to spin against the rest (recorded in run.json cpu_threads; OMP_NUM_THREADS fixes the count)",
+            why.join("; ")
         );
     }
     tch::set_num_threads(threads as i32);
@@ -163,12 +186,14 @@ fn train(
             break;
         }
         let ep = plan.episodes[s];
-        let outcome = trainer.train_episode(plan.tokens(ep), s)?;
+        let outcome = timed(&mut info, "train", || {
+            trainer.train_episode(plan.tokens(ep), s)
+        })?;
         if let Some(step) = outcome.diverged_at_step {
             end = End::training_diverged(outcome.last_loss, step, s, ep.order_value());
             break;
         }
-        let row = trainer.eval_losses()?;
+        let row = timed(&mut info, "evaluate", || trainer.eval_losses())?;
         let bad = row.iter().position(|v| !v.is_finite());
         losses.push(row, ep.order_value());
         let at = At {
@@ -177,7 +202,8 @@ fn train(
             done: s + 1,
         };
         for r in recs.iter_mut() {
-            r.after_episode(&at, bad.is_none())?;
+            let name = r.name();
+            timed(&mut info, name, || r.after_episode(&at, bad.is_none()))?;
         }
         if let Some(task) = bad {
             end = End::loss_not_finite(task, s);
@@ -185,7 +211,9 @@ fn train(
         }
         bar.episode_done(s + 1, outcome.last_loss);
         if (s + 1 - start) % cfg.checkpoint_every == 0 && s + 1 < total {
-            checkpoint::save(dir, &trainer, &losses, &recs)?;
+            timed(&mut info, "safe points", || {
+                checkpoint::save(dir, &trainer, &losses, &recs)
+            })?;
             info.episodes_done = Some(s + 1);
             dir.write_run_info(&info)?;
         }
@@ -197,6 +225,25 @@ fn train(
     conclude(
         end, dir, info, &trainer, &losses, &mut recs, elapsed_s, total,
     )
+}
+
+/// Runs `f` and adds its wall time to `part` of the run's time profile (`run.json`
+/// `timings.parts_s`: training, evaluation, each recorder, safe points; summed over the
+/// sessions of a resumed run). What the parts leave of `elapsed_s` is set-up.
+fn timed<T>(info: &mut RunInfo, part: &str, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let out = f();
+    let secs = t.elapsed().as_secs_f64();
+    let parts = info
+        .timings
+        .extra
+        .entry("parts_s".to_string())
+        .or_insert_with(|| serde_json::json!({}));
+    if let Some(parts) = parts.as_object_mut() {
+        let sum = parts.get(part).and_then(|v| v.as_f64()).unwrap_or(0.0) + secs;
+        parts.insert(part.to_string(), serde_json::json!(sum));
+    }
+    out
 }
 
 /// Marks the record `failed` with the error and what can be done next (best effort: a
@@ -501,7 +548,10 @@ fn conclude<M: CausalLm>(
             let complete = matches!(end, End::Complete);
             losses.save(dir)?;
             for r in recs.iter_mut() {
-                r.finish(&At { trainer, dir, done }, complete)?;
+                let name = r.name();
+                timed(&mut info, name, || {
+                    r.finish(&At { trainer, dir, done }, complete)
+                })?;
             }
             checkpoint::remove(dir)?;
             if let End::Diverged { episode, message } = end {
