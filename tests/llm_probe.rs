@@ -165,6 +165,26 @@ fn sigkill_then_resume_is_bit_for_bit_and_sigint_stops_cleanly() {
         // rows = done + 1, 4 float32 each, after the npy header.
         let header_len = u16::from_le_bytes([losses[8], losses[9]]) as usize + 10;
         assert_eq!(losses.len() - header_len, (done + 1) * 4 * 4);
+        // The stopped record holds the recorders' arrays so far (their rows are also in
+        // the checkpoint's logs, which a resume reads).
+        let acts = std::fs::read(int.join("acts_change_norm.npy")).unwrap();
+        let header_len = u16::from_le_bytes([acts[8], acts[9]]) as usize + 10;
+        assert_eq!(acts.len() - header_len, done * 4);
+        assert!(int.join("checkpoint/weights.rows").is_file());
+        // A record without logs (as an older version stopped it) resumes from its arrays.
+        let old = tmp.path().join("int-without-logs");
+        reawaken_testkit::cli::copy_record(&int, &old);
+        for e in std::fs::read_dir(old.join("checkpoint")).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rows") {
+                std::fs::remove_file(p).unwrap();
+            }
+        }
+        let mut resume = tiny_args(&old);
+        resume.push("--resume".into());
+        let o = run(&resume);
+        assert!(o.status.success(), "{}", stderr(&o));
+        compare_records(&base, &old);
     }
     let mut resume = tiny_args(&int);
     resume.push("--resume".into());

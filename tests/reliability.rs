@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reawaken_testkit::cli::{assert_refused, run_bounded};
+use reawaken_testkit::cli::{assert_refused, copy_record, run_bounded};
 use reawaken_testkit::fixture;
 
 const BIN: &str = env!("CARGO_BIN_EXE_reawaken");
@@ -479,19 +479,6 @@ fn walk(dir: &Path) -> Vec<String> {
     out
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &dst.join(e.file_name()));
-        } else if e.file_name() != ".reawaken-lock" {
-            std::fs::copy(&p, dst.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 #[test]
 fn resume_refuses_a_checkpoint_that_does_not_fit() {
     let tmp = tempfile::tempdir().unwrap();
@@ -577,13 +564,13 @@ fn resume_refuses_a_checkpoint_that_does_not_fit() {
             "differ",
         ),
         (
-            "truncated weights",
+            "truncated weights log",
             Box::new(|d: &Path| {
-                let p = d.join("weights.npy");
+                let p = d.join("checkpoint/weights.rows");
                 let b = std::fs::read(&p).unwrap();
                 std::fs::write(&p, &b[..b.len() / 2]).unwrap();
             }),
-            "weights.npy",
+            "weights.rows",
         ),
         (
             "changed params",
@@ -605,7 +592,7 @@ fn resume_refuses_a_checkpoint_that_does_not_fit() {
             "checkpoint symlink",
             Box::new(move |d: &Path| {
                 let ck = d.join("checkpoint");
-                copy_dir(&ck, &outside2);
+                copy_record(&ck, &outside2);
                 std::fs::remove_dir_all(&ck).unwrap();
                 std::os::unix::fs::symlink(&outside2, &ck).unwrap();
             }),
@@ -615,7 +602,7 @@ fn resume_refuses_a_checkpoint_that_does_not_fit() {
     let _ = state;
     for (what, edit, needle) in cases {
         let d = tmp.path().join(what.replace(' ', "-").replace('/', ""));
-        copy_dir(&base, &d);
+        copy_record(&base, &d);
         edit(&d);
         let mut args = probe(&d, &flags);
         args.push("--resume".into());

@@ -88,3 +88,18 @@ pub fn assert_not_complete(out: &Path) {
         assert_ne!(v["status"], "complete", "{}", String::from_utf8_lossy(&b));
     }
 }
+
+/// Copies a record (its files and sub-directories) to `dst`, leaving its lock file
+/// behind (as a copy made after the writer ended would).
+pub fn copy_record(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_record(&p, &dst.join(e.file_name()));
+        } else if e.file_name() != ".reawaken-lock" {
+            std::fs::copy(&p, dst.join(e.file_name())).unwrap();
+        }
+    }
+}

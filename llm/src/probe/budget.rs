@@ -183,6 +183,10 @@ pub fn estimate(cfg: &ProbeConfig, model: &ModelConfig) -> MemoryEstimate {
     if r.weights {
         device.push(("weights: previous vectors", 2.0 * F32 * p));
         host.push(("weights recorder", 2.0 * series(p) + 2.0 * F64 * n * n));
+        if p > cfg.sketch_budget as f64 {
+            let table = p.min(crate::probe::recorders::sketch::HASH_TABLE_MAX as f64);
+            host.push(("weights: sketch hash table", 4.0 * table));
+        }
     }
     if r.acts {
         let dim = c * d;

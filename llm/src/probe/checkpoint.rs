@@ -2,11 +2,13 @@
 //!
 //! After every `checkpoint-every` episodes (and when stopping) the record is brought to a
 //! consistent state: first the parameters go to `checkpoint/params-<s>.safetensors`, then
-//! every growing array (rows 0..=s) is rewritten atomically, then `checkpoint/state.json`
-//! says "s episodes done, parameters in that file", then older parameter files are
-//! deleted. A crash at any moment leaves `state.json` pointing at a complete parameter
-//! file; arrays may hold a few rows more than `state.json` says and are cut back on
-//! resume. Optimizer state needs no saving (SGD has none; Adam is reset at every
+//! `losses.npy` and `order.npy` (rows 0..=s) are rewritten atomically and each recorder
+//! series appends its new rows to its log `checkpoint/<name>.rows` and syncs it, then
+//! `checkpoint/state.json` says "s episodes done, parameters in that file", then older
+//! parameter files are deleted. A crash at any moment leaves `state.json` pointing at a
+//! complete parameter file; arrays and logs may hold a few rows more than `state.json`
+//! says and are cut back on resume. The recorders' `.npy` arrays are written when the
+//! run ends or stops. Optimizer state needs no saving (SGD has none; Adam is reset at every
 //! document, and safe points are between documents), nor does RNG state (every episode's
 //! randomness is seeded by `(seed, episode)`, the schedule is drawn up front). So a
 //! resumed run computes exactly what the uninterrupted one would have (bit-for-bit on CPU).
@@ -231,12 +233,17 @@ pub fn remove(dir: &RunDir) -> Result<()> {
     Ok(())
 }
 
+/// The checkpoint directory of a record, where the recorders keep their logs.
+pub fn dir(record: &RunDir) -> std::path::PathBuf {
+    record.path().join(CHECKPOINT_DIR)
+}
+
 /// Makes a safe point (see the module docs for the order of writes).
 pub fn save<M: CausalLm>(
     dir: &RunDir,
     trainer: &Trainer<'_, M>,
     losses: &LossRecord,
-    recorders: &[Box<dyn Recorder<M>>],
+    recorders: &mut [Box<dyn Recorder<M>>],
 ) -> Result<()> {
     let ck = dir.subdir(CHECKPOINT_DIR)?;
     let s = losses.done();
@@ -249,8 +256,8 @@ pub fn save<M: CausalLm>(
     }
     record::publish(&tmp, &target)?;
     losses.save(dir)?;
-    for r in recorders {
-        r.save(dir)?;
+    for r in recorders.iter_mut() {
+        r.checkpoint(&ck)?;
     }
     let state = CheckpointState {
         episodes_done: s,

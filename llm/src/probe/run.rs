@@ -193,13 +193,15 @@ fn train(
             end = End::training_diverged(outcome.last_loss, step, s, ep.order_value());
             break;
         }
-        let row = timed(&mut info, "evaluate", || trainer.eval_losses())?;
+        let watch = cfg.record.acts.then_some(cfg.acts_task);
+        let (row, acts) = timed(&mut info, "evaluate", || trainer.evaluate(watch))?;
         let bad = row.iter().position(|v| !v.is_finite());
         losses.push(row, ep.order_value());
         let at = At {
             trainer: &trainer,
             dir,
             done: s + 1,
+            acts: acts.as_ref(),
         };
         for r in recs.iter_mut() {
             let name = r.name();
@@ -212,7 +214,7 @@ fn train(
         bar.episode_done(s + 1, outcome.last_loss);
         if (s + 1 - start) % cfg.checkpoint_every == 0 && s + 1 < total {
             timed(&mut info, "safe points", || {
-                checkpoint::save(dir, &trainer, &losses, &recs)
+                checkpoint::save(dir, &trainer, &losses, &mut recs)
             })?;
             info.episodes_done = Some(s + 1);
             dir.write_run_info(&info)?;
@@ -375,6 +377,7 @@ fn begin<M: CausalLm>(
                 trainer,
                 dir,
                 done: s,
+                acts: None,
             };
             for r in recs.iter_mut() {
                 r.resume(&at, state.recorders.get(r.name()))?;
@@ -395,11 +398,12 @@ fn begin<M: CausalLm>(
             (losses, prior)
         }
         None => {
-            let row0 = trainer.eval_losses()?;
+            let (row0, acts) = trainer.evaluate(cfg.record.acts.then_some(cfg.acts_task))?;
             let at = At {
                 trainer,
                 dir,
                 done: 0,
+                acts: acts.as_ref(),
             };
             for r in recs.iter_mut() {
                 r.start(&at)?;
@@ -537,6 +541,9 @@ fn conclude<M: CausalLm>(
     let status = match end {
         End::Interrupted(stop) => {
             checkpoint::save(dir, trainer, losses, recs)?;
+            for r in recs.iter() {
+                r.save(dir)?;
+            }
             info.message = Some(format!(
                 "stopped by {} after episode {done} of {total}; continue with --resume",
                 stop.name()
@@ -550,7 +557,13 @@ fn conclude<M: CausalLm>(
             for r in recs.iter_mut() {
                 let name = r.name();
                 timed(&mut info, name, || {
-                    r.finish(&At { trainer, dir, done }, complete)
+                    let at = At {
+                        trainer,
+                        dir,
+                        done,
+                        acts: None,
+                    };
+                    r.finish(&at, complete)
                 })?;
             }
             checkpoint::remove(dir)?;

@@ -27,6 +27,9 @@ pub trait CausalLm {
     fn logits(&self, ids: &Tensor) -> Result<Tensor>;
     /// Final hidden states `[B, S, D]` (after the final LayerNorm, before the output layer).
     fn hidden(&self, ids: &Tensor) -> Result<Tensor>;
+    /// Logits `[B, S, V]` from final hidden states: `logits(ids)` is
+    /// `logits_from_hidden(hidden(ids))`, the same operations.
+    fn logits_from_hidden(&self, hidden: &Tensor) -> Result<Tensor>;
     /// Named parameters (shallow handles sharing storage with the model).
     fn named_parameters(&self) -> Vec<(String, Tensor)>;
     /// Number of transformer blocks.
@@ -123,6 +126,8 @@ pub struct EpisodeOutcome {
 }
 
 struct EvalChunk {
+    /// Index of the chunk's first task.
+    first: usize,
     ids: Tensor,
     targets: Tensor,
     mask: Tensor,
@@ -166,6 +171,13 @@ fn ids_tensor(tokens: &[i64], device: Device) -> Tensor {
 fn masked_row_losses(logits: &Tensor, targets: &Tensor, mask: &Tensor, counts: &Tensor) -> Tensor {
     let nll = crate::model::family::next_token_nll(logits, targets, mask);
     nll.sum_dim_intlist([1i64].as_slice(), false, Kind::Float) / counts
+}
+
+impl EvalChunk {
+    /// Number of tasks in the chunk.
+    fn rows(&self) -> usize {
+        self.counts.size().first().map_or(0, |&b| b as usize)
+    }
 }
 
 impl<'m, M: CausalLm> Trainer<'m, M> {
@@ -275,6 +287,7 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
                 .to_device(self.device);
             let targets = ids.narrow(1, 1, lmax as i64 - 1);
             chunks.push(EvalChunk {
+                first: chunks.len() * docs_per_chunk,
                 targets,
                 ids,
                 mask: Tensor::from_slice(&mask)
@@ -289,16 +302,51 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
     /// Loss of every task, evaluated on its unpadded sequence, in one batched forward pass
     /// (right-padded, padding masked) — split only if the logits exceed the budget.
     pub fn eval_losses(&self) -> Result<Vec<f32>> {
+        Ok(self.evaluate(None)?.0)
+    }
+
+    /// [`Trainer::eval_losses`], and with `watch = Some(task)` that task's final hidden
+    /// states from the same forward pass (its unpadded positions, flattened `[L·D]`,
+    /// float32): what the `acts` recorder records, at no extra forward pass.
+    pub fn evaluate(&self, watch: Option<usize>) -> Result<(Vec<f32>, Option<Tensor>)> {
         let _guard = tch::no_grad_guard();
         let mut out = Vec::with_capacity(self.eval_tokens.len());
+        let mut watched = None;
         for c in &self.chunks {
-            let logits = self.model.logits(&c.ids)?;
+            let hidden = self.model.hidden(&c.ids)?;
+            if let Some(task) = watch.filter(|t| (c.first..c.first + c.rows()).contains(t)) {
+                watched = Some(self.hidden_of(&hidden, c, task));
+            }
+            let logits = self.model.logits_from_hidden(&hidden)?;
             let l =
                 masked_row_losses(&logits, &c.targets, &c.mask, &c.counts).to_device(Device::Cpu);
             let v: Vec<f32> = Vec::<f32>::try_from(&l).map_err(ProbeError::Torch)?;
             out.extend(v);
         }
-        Ok(out)
+        Ok((out, watched))
+    }
+
+    /// The final hidden states of `task` as [`Trainer::evaluate`] computes them (its
+    /// chunk's forward pass, without the output layer), e.g. to resume the `acts` series.
+    pub fn eval_hidden(&self, task: usize) -> Result<Tensor> {
+        let _guard = tch::no_grad_guard();
+        let c = self
+            .chunks
+            .iter()
+            .find(|c| (c.first..c.first + c.rows()).contains(&task))
+            .ok_or_else(|| ProbeError::Input(format!("{task} is not a task")))?;
+        Ok(self.hidden_of(&self.model.hidden(&c.ids)?, c, task))
+    }
+
+    /// Row `task` of a chunk's hidden states `[B, S, D]`, cut to the task's length.
+    fn hidden_of(&self, hidden: &Tensor, c: &EvalChunk, task: usize) -> Tensor {
+        let len = self.eval_tokens[task].len() as i64;
+        hidden
+            .get((task - c.first) as i64)
+            .narrow(0, 0, len)
+            .flatten(0, -1)
+            .to_kind(Kind::Float)
+            .contiguous()
     }
 
     /// Loss of each task evaluated alone (batch size 1): the reference for `eval_losses`.
@@ -597,40 +645,26 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
             chosen.push((name, p, p.requires_grad()));
             let _ = p.set_requires_grad(true);
         }
+        let inputs: Vec<&Tensor> = chosen.iter().map(|(_, p, _)| *p).collect();
         let mut out = Vec::new();
         for toks in &self.eval_tokens {
-            self.zero_all_grads();
             let loss = self.sequence_loss(toks)?;
-            loss.backward();
+            // Only the chosen parameters' gradients are computed (not every parameter's,
+            // as `backward` would), and nothing is accumulated into `.grad`.
+            let grads = Tensor::f_run_backward(&[&loss], &inputs, false, false)?;
             let mut parts = Vec::with_capacity(chosen.len());
-            for (name, p, _) in &chosen {
-                let g = p.grad();
+            for ((name, _, _), g) in chosen.iter().zip(&grads) {
                 if !g.defined() {
                     return Err(ProbeError::Model(format!("no gradient reached {name}")));
                 }
-                parts.push(g.flatten(0, -1).copy());
+                parts.push(g.flatten(0, -1));
             }
             out.push(Tensor::f_cat(&parts, 0)?);
         }
-        self.zero_all_grads();
         for (_, p, was) in chosen {
             let _ = p.set_requires_grad(was);
         }
         Ok(out)
-    }
-
-    fn zero_all_grads(&self) {
-        for (_, p) in &self.params {
-            let mut p = p.shallow_clone();
-            p.zero_grad();
-        }
-    }
-
-    /// Final hidden states of `tokens` (unpadded), flattened `[L·D]`.
-    pub fn hidden_flat(&self, tokens: &[i64]) -> Result<Tensor> {
-        let _guard = tch::no_grad_guard();
-        let h = self.model.hidden(&ids_tensor(tokens, self.device))?;
-        Ok(h.flatten(0, -1).to_kind(Kind::Float))
     }
 
     /// Evaluation tokens of task `i`.
@@ -646,6 +680,9 @@ impl CausalLm for LoadedModel {
     }
     fn hidden(&self, ids: &Tensor) -> Result<Tensor> {
         Ok(self.model.hidden_states(ids)?)
+    }
+    fn logits_from_hidden(&self, hidden: &Tensor) -> Result<Tensor> {
+        Ok(self.model.logits_from_hidden(hidden))
     }
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
         self.model.named_parameters()

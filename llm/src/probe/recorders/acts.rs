@@ -1,6 +1,8 @@
 //! `acts`: the final hidden states of one document after every episode (paper Fig. 8d):
 //! exact or sketched, the exact norm of each episode's change, and at the end their
-//! cosine similarity.
+//! cosine similarity. The hidden states are the ones the evaluation after the episode
+//! computes for that document anyway (in its batched forward pass), so recording them
+//! costs no forward pass of its own.
 
 use reawaken_analysis::record::RunDir;
 
@@ -13,7 +15,7 @@ use crate::probe::setup::Plan;
 use crate::probe::trainer::{CausalLm, Trainer};
 
 pub struct ActsRecorder {
-    tokens: Vec<i64>,
+    task: usize,
     series: Series,
 }
 
@@ -23,17 +25,24 @@ impl ActsRecorder {
         plan: &Plan,
         trainer: &Trainer<'_, M>,
     ) -> Result<Self> {
-        let tokens: Vec<i64> = trainer
-            .eval_tokens(cfg.acts_task)
-            .map(<[i64]>::to_vec)
-            .unwrap_or_default();
-        let numel = tokens.len() * plan.hidden_size;
+        let numel = trainer.eval_tokens(cfg.acts_task).map_or(0, <[i64]>::len) * plan.hidden_size;
         let traj =
             TrajectoryRecorder::new(numel, cfg.sketch_budget, cfg.sketch_dim, cfg.seed ^ 0xAC7);
         Ok(ActsRecorder {
-            tokens,
+            task: cfg.acts_task,
             series: Series::new(traj, "acts.npy", "acts_change_norm.npy", cfg.sketch_dim),
         })
+    }
+}
+
+impl ActsRecorder {
+    /// Records the evaluation's hidden states of the task (computed again only when the
+    /// caller made no evaluation that kept them).
+    fn push<M: CausalLm>(&mut self, at: &At<'_, '_, M>) -> Result<()> {
+        match at.acts {
+            Some(h) => self.series.push(std::slice::from_ref(h)),
+            None => self.series.push(&[at.trainer.eval_hidden(self.task)?]),
+        }
     }
 }
 
@@ -63,16 +72,21 @@ impl<M: CausalLm> Recorder<M> for ActsRecorder {
     }
 
     fn start(&mut self, at: &At<'_, '_, M>) -> Result<()> {
-        self.series.push(&[at.trainer.hidden_flat(&self.tokens)?])
+        self.push(at)
     }
 
     fn resume(&mut self, at: &At<'_, '_, M>, _state: Option<&serde_json::Value>) -> Result<()> {
-        let now = at.trainer.hidden_flat(&self.tokens)?;
-        self.series.resume(at.dir, at.done, &[now])
+        let now = at.trainer.eval_hidden(self.task)?;
+        let ck = crate::probe::checkpoint::dir(at.dir);
+        self.series.resume(at.dir, &ck, at.done, &[now])
+    }
+
+    fn checkpoint(&mut self, checkpoint: &std::path::Path) -> Result<()> {
+        self.series.checkpoint(checkpoint)
     }
 
     fn after_episode(&mut self, at: &At<'_, '_, M>, _finite: bool) -> Result<()> {
-        self.series.push(&[at.trainer.hidden_flat(&self.tokens)?])
+        self.push(at)
     }
 
     fn save(&self, dir: &RunDir) -> Result<()> {

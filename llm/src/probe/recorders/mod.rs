@@ -23,6 +23,9 @@ pub mod weights;
 
 use ndarray::{Array1, Array2};
 use reawaken_analysis::record::RunDir;
+use std::path::Path;
+
+use tch::Tensor;
 
 use crate::probe::config::ProbeConfig;
 use crate::probe::error::{ProbeError, Result};
@@ -30,11 +33,15 @@ use crate::probe::setup::Plan;
 use crate::probe::trainer::{CausalLm, Trainer};
 
 /// Where a run stands when a recorder is called: the trainer (the model's current
-/// parameters), the record directory, and the number of episodes trained so far.
+/// parameters), the record directory, the number of episodes trained so far, and what
+/// the evaluation of these parameters recorded on its way.
 pub struct At<'a, 'm, M: CausalLm> {
     pub trainer: &'a Trainer<'m, M>,
     pub dir: &'a RunDir,
     pub done: usize,
+    /// The final hidden states of the `acts` task from the evaluation just made
+    /// ([`Trainer::evaluate`]), when `acts` is recorded; `None` where no evaluation was.
+    pub acts: Option<&'a Tensor>,
 }
 
 /// One recorder of a probe run.
@@ -51,8 +58,9 @@ pub trait Recorder<M: CausalLm> {
     fn start(&mut self, _at: &At<'_, '_, M>) -> Result<()> {
         Ok(())
     }
-    /// A resumed run: reload what was recorded in episodes `0..at.done` from the record;
-    /// `state` is what [`Recorder::state`] returned at that safe point.
+    /// A resumed run: reload what was recorded in episodes `0..at.done` from the record
+    /// (what [`Recorder::checkpoint`] wrote to [`crate::probe::checkpoint::dir`]); `state` is what
+    /// [`Recorder::state`] returned at that safe point.
     fn resume(&mut self, _at: &At<'_, '_, M>, _state: Option<&serde_json::Value>) -> Result<()> {
         Ok(())
     }
@@ -61,7 +69,14 @@ pub trait Recorder<M: CausalLm> {
     fn after_episode(&mut self, _at: &At<'_, '_, M>, _finite: bool) -> Result<()> {
         Ok(())
     }
-    /// At a safe point: write the arrays that grow with the episodes.
+    /// At a safe point: make what grows with the episodes durable in the checkpoint
+    /// directory (e.g. append the new rows to a log and sync it), so that
+    /// [`Recorder::resume`] can reload it.
+    fn checkpoint(&mut self, _checkpoint: &Path) -> Result<()> {
+        Ok(())
+    }
+    /// When the run stops before its end: write the arrays that grow with the episodes
+    /// (rows so far) into the record, so the interrupted record can be read.
     fn save(&self, _dir: &RunDir) -> Result<()> {
         Ok(())
     }

@@ -81,6 +81,27 @@ impl Sketch {
     /// without materialising five int64 tensors per chunk, which made the `weights`
     /// recorder cost more than training at 1B parameters.
     fn add_into(&self, acc: &mut [f32], x: &[f32], offset: u64) {
+        let mut codes = [0u32; BLOCK];
+        for (b, block) in x.chunks(BLOCK).enumerate() {
+            let codes = &mut codes[..block.len()];
+            self.hash_block(codes, offset + (b * BLOCK) as u64);
+            add_coded(acc, block, codes);
+        }
+    }
+
+    /// Bucket and sign of coordinates `first..first + n`, as codes `bucket | flip << 31`
+    /// (flip set where the sign is −1).
+    pub fn codes(&self, first: usize, n: usize) -> Vec<u32> {
+        let mut out = vec![0u32; n];
+        for (b, block) in out.chunks_mut(BLOCK).enumerate() {
+            self.hash_block(block, (first + b * BLOCK) as u64);
+        }
+        out
+    }
+
+    /// The codes of the coordinates `first..first + codes.len()` (a loop the compiler
+    /// vectorises).
+    fn hash_block(&self, codes: &mut [u32], first: u64) {
         let (a1, b1, a2, b2) = (
             self.a1 as u64,
             self.b1 as u64,
@@ -88,27 +109,17 @@ impl Sketch {
             self.b2 as u64,
         );
         let dim = self.dim as u32;
-        let mask = dim.is_power_of_two().then(|| dim - 1);
-        // Hash a block at a time (a loop the compiler vectorises), then add serially.
-        const BLOCK: usize = 1024;
-        let mut buckets = [0u32; BLOCK];
-        let mut flips = [0u32; BLOCK];
-        for (b, block) in x.chunks(BLOCK).enumerate() {
-            let first = offset + (b * BLOCK) as u64;
-            for (k, (bucket, flip)) in buckets.iter_mut().zip(flips.iter_mut()).enumerate() {
-                let idx = mod_prime(first + k as u64);
-                *bucket = mod_prime(idx * a1 + b1) as u32;
-                // sign = (h2 mod 2)·2 − 1: h2 even flips the sign bit (v·(−1) = −v exactly).
-                *flip = (((mod_prime(idx * a2 + b2) & 1) ^ 1) as u32) << 31;
-            }
-            if let Some(m) = mask {
-                buckets.iter_mut().for_each(|h| *h &= m);
+        for (k, code) in codes.iter_mut().enumerate() {
+            let idx = mod_prime(first + k as u64);
+            let bucket = mod_prime(idx * a1 + b1) as u32;
+            let bucket = if dim.is_power_of_two() {
+                bucket & (dim - 1)
             } else {
-                buckets.iter_mut().for_each(|h| *h %= dim);
-            }
-            for ((&v, &h), &f) in block.iter().zip(&buckets).zip(&flips) {
-                acc[h as usize] += f32::from_bits(v.to_bits() ^ f);
-            }
+                bucket % dim
+            };
+            // sign = (h2 mod 2)·2 − 1: h2 even flips the sign bit (v·(−1) = −v exactly).
+            let flip = (((mod_prime(idx * a2 + b2) & 1) ^ 1) as u32) << 31;
+            *code = bucket | flip;
         }
     }
 
@@ -141,12 +152,34 @@ impl Sketch {
     }
 }
 
+/// At most this many coordinates get a precomputed hash table (4 bytes each, 32 MiB):
+/// with it the CPU pass reads one code per coordinate instead of hashing it again after
+/// every episode. Larger vectors are hashed on the fly.
+pub const HASH_TABLE_MAX: usize = 1 << 23;
+
 /// Records a flat vector per episode: exactly if its size ≤ `budget`, else its sketch.
 /// Also keeps the previous exact vector to give the exact norm of consecutive changes.
+///
+/// On the CPU, with float32 parts (the usual case), one pass over the parameters' own
+/// memory does everything — the change's norm (accumulated in float64), the copy kept
+/// as the previous vector, the sketch — without concatenating the parts first; elsewhere
+/// the same is done with libtorch operations on the parts' device.
 pub struct TrajectoryRecorder {
     pub numel: usize,
     pub sketch: Option<Sketch>,
-    prev: Option<Tensor>,
+    prev: Previous,
+    /// Bucket and sign of every coordinate (`bucket | flip << 31`), once, when the
+    /// vector is sketched on the CPU and has at most [`HASH_TABLE_MAX`] coordinates.
+    codes: Option<Vec<u32>>,
+    /// The largest vector given a hash table ([`HASH_TABLE_MAX`]; tests lower it).
+    table_max: usize,
+}
+
+/// The previous exact vector: in host memory for the CPU pass, a tensor otherwise.
+enum Previous {
+    None,
+    Host(Vec<f32>),
+    Device(Tensor),
 }
 
 impl TrajectoryRecorder {
@@ -154,7 +187,9 @@ impl TrajectoryRecorder {
         TrajectoryRecorder {
             numel,
             sketch: (numel > budget).then(|| Sketch::new(sketch_dim, seed)),
-            prev: None,
+            prev: Previous::None,
+            codes: None,
+            table_max: HASH_TABLE_MAX,
         }
     }
 
@@ -165,34 +200,148 @@ impl TrajectoryRecorder {
 
     /// Sets the previous vector (after a resume) without recording.
     pub fn prime(&mut self, parts: &[Tensor]) {
-        self.prev = Some(flat_cat(parts));
+        self.prev = match host_slices(parts) {
+            Some(slices) => Previous::Host(slices.concat()),
+            None => Previous::Device(flat_cat(parts)),
+        };
     }
 
     /// Records the vector made of `parts` (concatenated, flattened). Returns the row and the
     /// exact norm of the change since the previous record (None for the first).
     pub fn record(&mut self, parts: &[Tensor]) -> Result<(Vec<f32>, Option<f32>)> {
-        let _guard = tch::no_grad_guard();
-        let flat = flat_cat(parts);
-        if flat.numel() != self.numel {
+        let numel: usize = parts.iter().map(Tensor::numel).sum();
+        if numel != self.numel {
             return Err(ProbeError::Model(format!(
-                "recorded vector has {} elements, expected {}",
-                flat.numel(),
+                "recorded vector has {numel} elements, expected {}",
                 self.numel
             )));
         }
+        match host_slices(parts) {
+            Some(slices) => self.record_host(&slices),
+            None => self.record_with_tensors(parts),
+        }
+    }
+
+    /// The CPU pass over the parts' memory (see the type's docs).
+    fn record_host(&mut self, slices: &[&[f32]]) -> Result<(Vec<f32>, Option<f32>)> {
+        let (mut prev, had_prev) = match std::mem::replace(&mut self.prev, Previous::None) {
+            Previous::Host(v) => (v, true),
+            Previous::Device(t) => (Vec::<f32>::try_from(&t.to_device(Device::Cpu))?, true),
+            Previous::None => (vec![0f32; self.numel], false),
+        };
+        if let (Some(s), None) = (&self.sketch, &self.codes) {
+            if self.numel <= self.table_max {
+                self.codes = Some(s.codes(0, self.numel));
+            }
+        }
+        let sumsq = keep_and_measure(&mut prev, slices, had_prev);
+        let row = self.row_of(slices);
+        self.prev = Previous::Host(prev);
+        Ok((row, had_prev.then(|| sumsq.sqrt() as f32)))
+    }
+
+    /// The recorded row of the vector made of `slices`: a copy, or its sketch.
+    fn row_of(&self, slices: &[&[f32]]) -> Vec<f32> {
+        let Some(s) = &self.sketch else {
+            return slices.concat();
+        };
+        let mut row = vec![0f32; s.dim];
+        let mut offset = 0usize;
+        for xs in slices {
+            match &self.codes {
+                Some(codes) => add_coded(&mut row, xs, &codes[offset..]),
+                None => s.add_into(&mut row, xs, offset as u64),
+            }
+            offset += xs.len();
+        }
+        row
+    }
+
+    /// The same with libtorch operations on the parts' device.
+    fn record_with_tensors(&mut self, parts: &[Tensor]) -> Result<(Vec<f32>, Option<f32>)> {
+        let _guard = tch::no_grad_guard();
+        let flat = flat_cat(parts);
         let change = match &self.prev {
-            Some(p) => Some(f64::try_from((&flat - p).norm())? as f32),
-            None => None,
+            Previous::Device(p) => Some(f64::try_from((&flat - p).norm())? as f32),
+            Previous::Host(p) => {
+                let p = Tensor::from_slice(p).to_device(flat.device());
+                Some(f64::try_from((&flat - p).norm())? as f32)
+            }
+            Previous::None => None,
         };
         let row = match &self.sketch {
             Some(s) => s.apply(&flat)?,
             None => flat.shallow_clone(),
         };
         let row: Vec<f32> = Vec::<f32>::try_from(&row.to_device(Device::Cpu))?;
-        self.prev = Some(flat);
+        self.prev = Previous::Device(flat);
         Ok((row, change))
     }
 }
+
+/// Coordinates hashed (or added) at a time by the CPU passes.
+const BLOCK: usize = 1024;
+
+/// The parts as float32 slices of host memory, when every part is a contiguous float32
+/// CPU tensor (a parameter, a hidden state); `None` otherwise.
+fn host_slices(parts: &[Tensor]) -> Option<Vec<&[f32]>> {
+    parts
+        .iter()
+        .map(|p| {
+            let host = p.device() == Device::Cpu && p.kind() == Kind::Float && p.is_contiguous();
+            // SAFETY: a contiguous float32 CPU tensor of `numel` elements, borrowed (and
+            // so alive and not resized) for as long as the slice; only read.
+            host.then(|| unsafe {
+                std::slice::from_raw_parts(p.data_ptr() as *const f32, p.numel())
+            })
+        })
+        .collect()
+}
+
+/// Σ (x − kept)² over the vector made of `slices` (when `had_prev`), then `kept` = x.
+fn keep_and_measure(kept: &mut [f32], slices: &[&[f32]], had_prev: bool) -> f64 {
+    let mut sumsq = [0f64; 8];
+    let mut offset = 0usize;
+    for xs in slices {
+        let k = &mut kept[offset..offset + xs.len()];
+        for (kb, xb) in k.chunks_mut(BLOCK).zip(xs.chunks(BLOCK)) {
+            if had_prev {
+                add_squared_changes(&mut sumsq, kb, xb);
+            }
+            kb.copy_from_slice(xb);
+        }
+        offset += xs.len();
+    }
+    sumsq.iter().sum()
+}
+
+/// Adds Σ (x − kept)² to eight float64 lanes (independent sums the compiler can
+/// vectorise); the caller adds the lanes.
+fn add_squared_changes(sumsq: &mut [f64; 8], kept: &[f32], xs: &[f32]) {
+    let mut k = kept.chunks_exact(8);
+    let mut x = xs.chunks_exact(8);
+    for (kc, xc) in (&mut k).zip(&mut x) {
+        for lane in 0..8 {
+            let d = f64::from(xc[lane] - kc[lane]);
+            sumsq[lane] += d * d;
+        }
+    }
+    for (lane, (kv, xv)) in k.remainder().iter().zip(x.remainder()).enumerate() {
+        let d = f64::from(xv - kv);
+        sumsq[lane] += d * d;
+    }
+}
+
+/// [`Sketch::add_into`] with the codes of [`Sketch::codes`]: the same additions in the
+/// same order.
+fn add_coded(acc: &mut [f32], xs: &[f32], codes: &[u32]) {
+    for (&v, &c) in xs.iter().zip(codes) {
+        acc[(c & !SIGN) as usize] += f32::from_bits(v.to_bits() ^ (c & SIGN));
+    }
+}
+
+/// The sign bit of a float32 (and the flip bit of a code).
+const SIGN: u32 = 1 << 31;
 
 fn flat_cat(parts: &[Tensor]) -> Tensor {
     let _guard = tch::no_grad_guard();
@@ -338,6 +487,56 @@ mod tests {
         eprintln!("sketch k=4096 D=200000: max |cos err| = {max_err:.4}, max rel norm err = {max_norm_rel:.4}");
         assert!(max_err < 0.08, "cosine error {max_err}");
         assert!(max_norm_rel < 0.08, "norm error {max_norm_rel}");
+    }
+
+    /// The CPU pass (with and without the hash table, exact and sketched, several parts)
+    /// gives the rows of the libtorch path bit for bit and its change norms to float32
+    /// rounding (the pass sums the squares in float64).
+    #[test]
+    fn the_host_pass_equals_the_tensor_path() {
+        tch::manual_seed(4);
+        // Small parts, and a larger vector.
+        let small = [3000i64, 1, 2500, 1024];
+        let large = [1i64 << 20, 5];
+        let cases = [
+            (&small[..], 100, HASH_TABLE_MAX),
+            (&small[..], 100, 0),
+            (&small[..], 1 << 20, 0),
+            (&large[..], 100, HASH_TABLE_MAX),
+        ];
+        for (sizes, budget, table_max) in cases {
+            let n: i64 = sizes.iter().sum();
+            let mut host = TrajectoryRecorder::new(n as usize, budget, 256, 9);
+            host.table_max = table_max;
+            let mut tensors = TrajectoryRecorder::new(n as usize, budget, 256, 9);
+            let mut before: Option<Tensor> = None;
+            for step in 0..3 {
+                let parts: Vec<Tensor> = sizes
+                    .iter()
+                    .map(|&k| Tensor::randn([k], (Kind::Float, Device::Cpu)) * (step + 1))
+                    .collect();
+                let (row, change) = host.record(&parts).unwrap();
+                let (want_row, want_change) = tensors.record_with_tensors(&parts).unwrap();
+                assert_eq!(
+                    row, want_row,
+                    "budget {budget}, table {table_max}, step {step}"
+                );
+                assert_eq!(change.is_some(), step > 0);
+                assert_eq!(want_change.is_some(), step > 0);
+                // The norm against float64 arithmetic on the float32 differences: float32
+                // rounding of the result only (libtorch's float32 norm is looser, ~1e-5).
+                let now = flat_cat(&parts);
+                if let (Some(c), Some(b)) = (change, &before) {
+                    let exact = f64::try_from((&now - b).to_kind(Kind::Double).norm()).unwrap();
+                    assert!(
+                        (f64::from(c) - exact).abs() <= 1e-7 * exact,
+                        "{c} vs {exact}"
+                    );
+                }
+                before = Some(now);
+            }
+            assert_eq!(host.codes.is_some(), budget < n as usize && table_max > 0);
+        }
     }
 
     #[test]

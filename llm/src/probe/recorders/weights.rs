@@ -69,7 +69,8 @@ impl Traced {
 
     fn resume(&mut self, dir: &RunDir, done: usize) -> Result<()> {
         let parts = self.parts();
-        self.series.resume(dir, done, &parts)
+        let ck = crate::probe::checkpoint::dir(dir);
+        self.series.resume(dir, &ck, done, &parts)
     }
 }
 
@@ -190,6 +191,11 @@ impl<M: CausalLm> Recorder<M> for WeightsRecorder {
 
     fn after_episode(&mut self, _at: &At<'_, '_, M>, _finite: bool) -> Result<()> {
         self.traced().try_for_each(Traced::push)
+    }
+
+    fn checkpoint(&mut self, checkpoint: &std::path::Path) -> Result<()> {
+        self.traced()
+            .try_for_each(|t| t.series.checkpoint(checkpoint))
     }
 
     fn save(&self, dir: &RunDir) -> Result<()> {
