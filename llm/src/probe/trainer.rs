@@ -487,9 +487,9 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
             last_loss: f64::NAN,
             diverged_at_step: None,
         };
+        let trained: Vec<&Tensor> = self.trainable.iter().map(|&i| &self.params[i].1).collect();
         for (step, x) in inputs.iter().enumerate() {
             let (ids, targets, mask, counts) = self.step_tensors(x);
-            self.zero_grads();
             let logits = self.model.logits(&ids)?;
             let loss = masked_row_losses(&logits, &targets, &mask, &counts).sum(Kind::Float);
             let value = f64::try_from(&loss).map_err(ProbeError::Torch)?;
@@ -501,22 +501,26 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
                 outcome.diverged_at_step = Some(step);
                 return Ok(outcome);
             }
-            loss.backward();
+            // The gradients come back from autograd instead of being accumulated into
+            // zeroed `.grad` tensors (the same values: 0 + g = g), which saves zeroing
+            // and adding every parameter's gradient at every step.
+            let grads = Tensor::f_run_backward(&[&loss], &trained, false, false)?;
             let lr = self.lr_at(first_step + step, epoch);
-            self.apply_update(lr, step + 1, &mut adam)?;
+            self.apply_update(lr, step + 1, &mut adam, &grads)?;
         }
-        self.zero_grads();
         Ok(outcome)
     }
 
-    fn zero_grads(&self) {
-        for &i in &self.trainable {
-            let mut p = self.params[i].1.shallow_clone();
-            p.zero_grad();
-        }
-    }
-
-    fn apply_update(&self, lr: f64, t: usize, adam: &mut Vec<(Tensor, Tensor)>) -> Result<()> {
+    /// One optimizer step with `grads`, the gradients of the trainable parameters (in
+    /// `self.trainable` order; an undefined one, of a parameter the loss does not reach,
+    /// leaves it unchanged).
+    fn apply_update(
+        &self,
+        lr: f64,
+        t: usize,
+        adam: &mut Vec<(Tensor, Tensor)>,
+        grads: &[Tensor],
+    ) -> Result<()> {
         let _guard = tch::no_grad_guard();
         if self.cfg.optimizer == Optim::Adam && adam.is_empty() {
             for &i in &self.trainable {
@@ -525,22 +529,21 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
             }
         }
         let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
-        for (k, &i) in self.trainable.iter().enumerate() {
+        for (k, (&i, g)) in self.trainable.iter().zip(grads).enumerate() {
             let mut p = self.params[i].1.shallow_clone();
-            let g = p.grad();
             if !g.defined() {
                 continue;
             }
             match self.cfg.optimizer {
                 Optim::Sgd => {
-                    let _ = p.f_sub_(&(&g * lr))?;
+                    let _ = p.f_sub_(&(g * lr))?;
                 }
                 Optim::Adam => {
                     let (m, v) = &mut adam[k];
                     let _ = m.f_mul_scalar_(b1)?;
-                    let _ = m.f_add_(&(&g * (1.0 - b1)))?;
+                    let _ = m.f_add_(&(g * (1.0 - b1)))?;
                     let _ = v.f_mul_scalar_(b2)?;
-                    let _ = v.f_add_(&(&g * &g * (1.0 - b2)))?;
+                    let _ = v.f_add_(&(g * g * (1.0 - b2)))?;
                     let bc1 = 1.0 - b1.powi(t as i32);
                     let bc2 = 1.0 - b2.powi(t as i32);
                     let denom = v.sqrt() / bc2.sqrt() + eps;
