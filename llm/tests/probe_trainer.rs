@@ -83,6 +83,36 @@ fn batched_eval_equals_one_by_one() {
     }
 }
 
+/// The hidden states `evaluate` keeps for the `acts` recorder are the watched task's own
+/// (its unpadded positions), whichever chunk it falls in, equal to `eval_hidden` and to a
+/// forward pass of the task alone; the losses are `eval_losses`'.
+#[test]
+fn evaluation_keeps_the_watched_tasks_hidden_states() {
+    use reawaken_llm::probe::trainer::CausalLm;
+    let m = tiny(2);
+    for budget in [1usize << 27, 1, 2 * 24 * 257] {
+        let mut c = cfg(Optim::Sgd, 1e-2);
+        c.eval_logits_budget = budget;
+        let t = Trainer::new(&m, c, docs()).unwrap();
+        for task in 0..docs().len() {
+            let (losses, hidden) = t.evaluate(Some(task)).unwrap();
+            assert_eq!(losses, t.eval_losses().unwrap(), "budget {budget}");
+            let hidden = hidden.expect("the watched task's hidden states");
+            assert!(
+                hidden.equal(&t.eval_hidden(task).unwrap()),
+                "budget {budget}"
+            );
+            let toks = &docs()[task];
+            assert_eq!(hidden.size(), [(toks.len() * 32) as i64]);
+            let ids = Tensor::from_slice(toks).view([1, toks.len() as i64]);
+            let alone = m.hidden(&ids).unwrap().flatten(0, -1);
+            let err = f64::try_from((&hidden - &alone).abs().max()).unwrap();
+            assert!(err < 1e-4, "task {task}, budget {budget}: {err}");
+        }
+        assert!(t.evaluate(None).unwrap().1.is_none());
+    }
+}
+
 #[test]
 fn sgd_step_is_plain_gradient_descent() {
     let m = tiny(1);

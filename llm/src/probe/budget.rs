@@ -169,6 +169,16 @@ pub fn estimate(cfg: &ProbeConfig, model: &ModelConfig) -> MemoryEstimate {
         }
     };
     let series = |dim: f64| F32 * n * sketched(dim) + 3.0 * F64 * n * sketched(dim);
+    // A sketched series' table of bucket and sign codes (4 bytes a coordinate), kept
+    // only for vectors of at most HASH_TABLE_MAX coordinates.
+    let hash_table = |dim: f64| {
+        let max = crate::probe::recorders::sketch::HASH_TABLE_MAX as f64;
+        if dim > cfg.sketch_budget as f64 && dim <= max {
+            4.0 * dim
+        } else {
+            0.0
+        }
+    };
     let mut host = vec![
         ("process", BASE_BYTES),
         ("safe-point copy", F32 * p),
@@ -183,14 +193,12 @@ pub fn estimate(cfg: &ProbeConfig, model: &ModelConfig) -> MemoryEstimate {
     if r.weights {
         device.push(("weights: previous vectors", 2.0 * F32 * p));
         host.push(("weights recorder", 2.0 * series(p) + 2.0 * F64 * n * n));
-        if p > cfg.sketch_budget as f64 {
-            let table = p.min(crate::probe::recorders::sketch::HASH_TABLE_MAX as f64);
-            host.push(("weights: sketch hash table", 4.0 * table));
-        }
+        // Its two series (weights_params, pca_params) each may keep one.
+        host.push(("weights: sketch hash tables", 2.0 * hash_table(p)));
     }
     if r.acts {
         let dim = c * d;
-        host.push(("acts recorder", series(dim) + F64 * n * n));
+        host.push(("acts recorder", series(dim) + F64 * n * n + hash_table(dim)));
     }
     if r.grads {
         device.push(("grads", F32 * t * 4.0 * d * d));

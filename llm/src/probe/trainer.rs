@@ -502,8 +502,11 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
                 return Ok(outcome);
             }
             // The gradients come back from autograd instead of being accumulated into
-            // zeroed `.grad` tensors (the same values: 0 + g = g), which saves zeroing
-            // and adding every parameter's gradient at every step.
+            // zeroed `.grad` tensors (the same values, 0 + g = g, for every parameter the
+            // loss reaches), which saves zeroing and adding every parameter's gradient at
+            // every step. A parameter the loss does not reach gets no update (with a
+            // zeroed gradient Adam would still have moved it by its decaying moments; no
+            // model here has such a parameter).
             let grads = Tensor::f_run_backward(&[&loss], &trained, false, false)?;
             let lr = self.lr_at(first_step + step, epoch);
             self.apply_update(lr, step + 1, &mut adam, &grads)?;
@@ -648,6 +651,15 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
             chosen.push((name, p, p.requires_grad()));
             let _ = p.set_requires_grad(true);
         }
+        let out = self.gradients_of(&chosen);
+        for (_, p, was) in chosen {
+            let _ = p.set_requires_grad(was);
+        }
+        out
+    }
+
+    /// Each task's loss gradient w.r.t. the `chosen` parameters, concatenated.
+    fn gradients_of(&self, chosen: &[(&String, &Tensor, bool)]) -> Result<Vec<Tensor>> {
         let inputs: Vec<&Tensor> = chosen.iter().map(|(_, p, _)| *p).collect();
         let mut out = Vec::new();
         for toks in &self.eval_tokens {
@@ -663,9 +675,6 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
                 parts.push(g.flatten(0, -1));
             }
             out.push(Tensor::f_cat(&parts, 0)?);
-        }
-        for (_, p, was) in chosen {
-            let _ = p.set_requires_grad(was);
         }
         Ok(out)
     }

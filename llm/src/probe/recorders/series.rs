@@ -80,6 +80,7 @@ impl Series {
         current: &[Tensor],
     ) -> Result<()> {
         let log = self.log_path(checkpoint);
+        refuse_link(&log)?;
         if log.exists() {
             self.read_log(&log, done + 1)?;
             self.logged = done + 1;
@@ -97,6 +98,7 @@ impl Series {
     /// that is missing) is cut back or written again first.
     pub fn checkpoint(&mut self, checkpoint: &Path) -> Result<()> {
         let path = self.log_path(checkpoint);
+        refuse_link(&path)?;
         let io = |e| ProbeError::io(&path, e);
         let mut f = std::fs::OpenOptions::new()
             .create(true)
@@ -128,7 +130,7 @@ impl Series {
         Ok(())
     }
 
-    /// `checkpoint/<rows file without .npy>.rows`.
+    /// `checkpoint/<rows file without .npy>.rows`. Only a plain file (see [`refuse_link`]).
     fn log_path(&self, checkpoint: &Path) -> PathBuf {
         let stem = self.rows_file.trim_end_matches(".npy");
         checkpoint.join(format!("{stem}.rows"))
@@ -185,6 +187,18 @@ impl Series {
     }
 }
 
+/// A log that is anything but a plain file (a symbolic link, dangling or not; a
+/// directory) is refused, so nothing outside the record is read, cut or written.
+fn refuse_link(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.is_file() => Err(ProbeError::Resume(format!(
+            "cannot use {}: it is not a plain file (a symbolic link or a directory where the record keeps a recorder's log); start again with --force",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +252,15 @@ mod tests {
         // A log shorter than the safe point is refused, naming it.
         let e = series().resume(&dir, &ck, 3, &[v(5.)]).unwrap_err();
         assert!(e.to_string().contains("v.rows"), "{e}");
+
+        // A log that is a symbolic link is neither read nor written through.
+        let outside = tmp.path().join("outside");
+        std::fs::write(&outside, b"keep").unwrap();
+        std::fs::remove_file(&log).unwrap();
+        std::os::unix::fs::symlink(&outside, &log).unwrap();
+        let e = series().resume(&dir, &ck, 0, &[v(5.)]).unwrap_err();
+        assert!(e.to_string().contains("not a plain file"), "{e}");
+        assert!(r.checkpoint(&ck).is_err());
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
     }
 }

@@ -262,10 +262,11 @@ impl TrajectoryRecorder {
         let _guard = tch::no_grad_guard();
         let flat = flat_cat(parts);
         let change = match &self.prev {
-            Previous::Device(p) => Some(f64::try_from((&flat - p).norm())? as f32),
+            // The norm in float64, as the CPU pass sums it.
+            Previous::Device(p) => Some(change_norm(&flat, p)?),
             Previous::Host(p) => {
                 let p = Tensor::from_slice(p).to_device(flat.device());
-                Some(f64::try_from((&flat - p).norm())? as f32)
+                Some(change_norm(&flat, &p)?)
             }
             Previous::None => None,
         };
@@ -279,6 +280,12 @@ impl TrajectoryRecorder {
     }
 }
 
+/// ‖now − before‖ of float32 vectors, the differences taken in float32 and the squares
+/// summed in float64.
+fn change_norm(now: &Tensor, before: &Tensor) -> Result<f32> {
+    Ok(f64::try_from((now - before).to_kind(Kind::Double).norm())? as f32)
+}
+
 /// Coordinates hashed (or added) at a time by the CPU passes.
 const BLOCK: usize = 1024;
 
@@ -289,8 +296,12 @@ fn host_slices(parts: &[Tensor]) -> Option<Vec<&[f32]>> {
         .iter()
         .map(|p| {
             let host = p.device() == Device::Cpu && p.kind() == Kind::Float && p.is_contiguous();
-            // SAFETY: a contiguous float32 CPU tensor of `numel` elements, borrowed (and
-            // so alive and not resized) for as long as the slice; only read.
+            if host && p.numel() == 0 {
+                return Some(&[][..]);
+            }
+            // SAFETY: a contiguous float32 CPU tensor of `numel` > 0 elements (so its data
+            // pointer is not null), borrowed (and so alive and not resized) for as long as
+            // the slice; only read.
             host.then(|| unsafe {
                 std::slice::from_raw_parts(p.data_ptr() as *const f32, p.numel())
             })
