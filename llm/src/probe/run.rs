@@ -178,6 +178,7 @@ fn train(
     let (mut losses, prior_s) = begin(dir, &mut info, cfg, plan, &trainer, &mut recs, resume)?;
 
     let start = losses.done();
+    let watch = acts_watch(cfg);
     let mut bar = progress::Progress::new(total, start, show_progress);
     let mut end = End::Complete;
     for s in start..total {
@@ -193,7 +194,6 @@ fn train(
             end = End::training_diverged(outcome.last_loss, step, s, ep.order_value());
             break;
         }
-        let watch = cfg.record.acts.then_some(cfg.acts_task);
         let (row, acts) = timed(&mut info, "evaluate", || trainer.evaluate(watch))?;
         let bad = row.iter().position(|v| !v.is_finite());
         losses.push(row, ep.order_value());
@@ -227,6 +227,11 @@ fn train(
     conclude(
         end, dir, info, &trainer, &losses, &mut recs, elapsed_s, total,
     )
+}
+
+/// The task whose hidden states the evaluations keep for the `acts` recorder, if it runs.
+fn acts_watch(cfg: &ProbeConfig) -> Option<usize> {
+    cfg.record.acts.then_some(cfg.acts_task)
 }
 
 /// Runs `f` and adds its wall time to `part` of the run's time profile (`run.json`
@@ -398,7 +403,7 @@ fn begin<M: CausalLm>(
             (losses, prior)
         }
         None => {
-            let (row0, acts) = trainer.evaluate(cfg.record.acts.then_some(cfg.acts_task))?;
+            let (row0, acts) = trainer.evaluate(acts_watch(cfg))?;
             let at = At {
                 trainer,
                 dir,

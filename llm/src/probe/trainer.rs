@@ -174,9 +174,10 @@ fn masked_row_losses(logits: &Tensor, targets: &Tensor, mask: &Tensor, counts: &
 }
 
 impl EvalChunk {
-    /// Number of tasks in the chunk.
-    fn rows(&self) -> usize {
-        self.counts.size().first().map_or(0, |&b| b as usize)
+    /// Whether task `task` is one of the chunk's rows.
+    fn holds(&self, task: usize) -> bool {
+        let rows = self.counts.size().first().map_or(0, |&b| b as usize);
+        (self.first..self.first + rows).contains(&task)
     }
 }
 
@@ -314,7 +315,7 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
         let mut watched = None;
         for c in &self.chunks {
             let hidden = self.model.hidden(&c.ids)?;
-            if let Some(task) = watch.filter(|t| (c.first..c.first + c.rows()).contains(t)) {
+            if let Some(task) = watch.filter(|&t| c.holds(t)) {
                 watched = Some(self.hidden_of(&hidden, c, task));
             }
             let logits = self.model.logits_from_hidden(&hidden)?;
@@ -333,7 +334,7 @@ impl<'m, M: CausalLm> Trainer<'m, M> {
         let c = self
             .chunks
             .iter()
-            .find(|c| (c.first..c.first + c.rows()).contains(&task))
+            .find(|c| c.holds(task))
             .ok_or_else(|| ProbeError::Input(format!("{task} is not a task")))?;
         Ok(self.hidden_of(&self.model.hidden(&c.ids)?, c, task))
     }

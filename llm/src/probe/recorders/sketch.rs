@@ -59,17 +59,17 @@ impl Sketch {
     pub fn accumulate(&self, acc: &mut Tensor, x: &Tensor, offset: i64) -> Result<()> {
         let _guard = tch::no_grad_guard();
         let x = x.flatten(0, -1).to_kind(Kind::Float).contiguous();
-        let on_cpu = x.device() == Device::Cpu && acc.device() == Device::Cpu;
-        if on_cpu && acc.is_contiguous() && acc.kind() == Kind::Float && acc.numel() == self.dim {
-            // SAFETY: both tensors are contiguous float32 on the CPU, of `x.numel()` and
-            // `dim` elements, alive for this call, and `acc` is not aliased by `x`.
-            let (xs, ys) = unsafe {
-                (
-                    std::slice::from_raw_parts(x.data_ptr() as *const f32, x.numel()),
-                    std::slice::from_raw_parts_mut(acc.data_ptr() as *mut f32, self.dim),
-                )
-            };
-            self.add_into(ys, xs, offset as u64);
+        let acc_on_host = acc.device() == Device::Cpu
+            && acc.is_contiguous()
+            && acc.kind() == Kind::Float
+            && acc.numel() == self.dim;
+        if let (true, Some(xs)) = (acc_on_host, host_slices(std::slice::from_ref(&x))) {
+            // SAFETY: `acc` is a contiguous float32 CPU tensor of `dim` > 0 elements
+            // (`Sketch::new` keeps dim ≥ 1), alive for this call and not aliased by `x`
+            // (the callers sketch a different tensor into it).
+            let ys =
+                unsafe { std::slice::from_raw_parts_mut(acc.data_ptr() as *mut f32, self.dim) };
+            self.add_into(ys, xs[0], offset as u64);
             return Ok(());
         }
         self.accumulate_with_tensors(acc, &x, offset)
