@@ -27,10 +27,13 @@ echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $REPS repe
 TOY=(toy simulate --input-dim 1000 --embed-dim 1000 --mapping identity --lr 0.001 --tasks 25 --epochs 10 --force --out "$WORK/toy")
 FIG=(figures render --sweep runs/main-toy --sweep runs/main-llm --out "$WORK/figs")
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# Microseconds since the epoch from bash itself ($EPOCHREALTIME, bash >= 5): timing with
+# `date` would count the start of a `date` process (~1-2 ms here) in every measurement.
+# (Read into variables directly: a $(...) would fork a subshell.)
 wall_ms() { # wall_ms CMD... -> median milliseconds over REPS runs
     for _ in $(seq "$REPS"); do
-        local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
-        echo "$(( (t1 - t0) / 1000 ))"
+        local t0 t1; t0=${EPOCHREALTIME/[.,]/}; "$@" >/dev/null 2>&1; t1=${EPOCHREALTIME/[.,]/}
+        echo "$(( 10#$t1 - 10#$t0 ))"
     done | median | awk '{ printf "%.1f", $1 / 1000 }'
 }
 rss_mb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | awk '{ printf "%.0f", $1 / 1024 }'; }
@@ -56,11 +59,11 @@ SIM=$(awk '{print $1 * 1000}' "$WORK/floor" | median)
 REC=$(awk '{print ($2 - $1) * 1000}' "$WORK/floor" | median)
 TOYW=$(wall_ms "$BIN" "${TOY[@]}")
 for _ in 1 2 3 4 5; do
-    t0=$(date +%s%N)
+    t0=${EPOCHREALTIME/[.,]/}
     OPENBLAS_NUM_THREADS=$NUMPY_THREADS OMP_NUM_THREADS=$NUMPY_THREADS "$PY" bench/toy_numpy.py \
         --input-dim 1000 --embed-dim 1000 --mapping identity --lr 0.001 --tasks 25 --epochs 10 \
         --seed 0 --out "$WORK/np" >/dev/null
-    t1=$(date +%s%N); echo "$(( (t1 - t0) / 1000 ))"
+    t1=${EPOCHREALTIME/[.,]/}; echo "$(( 10#$t1 - 10#$t0 ))"
 done | median > "$WORK/np.ms"
 NPW=$(awk '{ printf "%.1f", $1 / 1000 }' "$WORK/np.ms")
 printf 'toy floor (new): sampling + simulation %.1f ms, durable record writes %.1f ms, whole process %s ms (process start: --version above)\n' "$SIM" "$REC" "$TOYW"

@@ -6,5 +6,4 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=../libtorch_rpath.rs");
     libtorch_rpath("rustc-link-arg");
-    openblas_serial_rpath("rustc-link-arg");
 }

@@ -4,10 +4,9 @@
 #   scripts/setup.sh            venv + libtorch + cargo build --release + the main job
 #   scripts/setup.sh --no-run   everything but the main job
 #
-# 0. OpenBLAS/LAPACK (Debian's libopenblas-dev) for the analysis layer's linear algebra
-#    (ndarray-linalg, feature openblas-system), and its single-threaded build
-#    (libopenblas0-serial, which the executables prefer: no thread pool at start),
-#    installed with apt-get when missing.
+# 0. OpenBLAS's LAPACK for the analysis layer's PCA: Debian's single-threaded build
+#    (libopenblas0-serial, no thread pool), installed with apt-get when missing. Nothing
+#    links it: the executables open it when a PCA first needs it (analysis/src/lapack.rs).
 # 1. .venv (python3 -m venv) with the pinned scripts/requirements.txt: PyPI torch==2.13.0
 #    (carries libtorch for tch 0.26, CPU and CUDA), numpy, transformers, safetensors, tokenizers.
 # 2. .libtorch -> the venv's torch directory. .cargo/config.toml points LIBTORCH there and
@@ -36,17 +35,17 @@ cd "$ROOT"
 PY="${PYTHON:-python3}"
 step() { printf '\n==> %s\n' "$*"; }
 
-step "OpenBLAS / LAPACK (libopenblas-dev, libopenblas0-serial)"
-if dpkg -s libopenblas-dev libopenblas0-serial >/dev/null 2>&1; then
-    echo "libopenblas-dev and libopenblas0-serial present"
+step "OpenBLAS / LAPACK (libopenblas0-serial)"
+if dpkg -s libopenblas0-serial >/dev/null 2>&1; then
+    echo "libopenblas0-serial present"
 elif command -v apt-get >/dev/null; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libopenblas-dev libopenblas0-serial >/dev/null
-    echo "installed libopenblas-dev libopenblas0-serial"
-elif ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
-    echo "OpenBLAS present (not Debian: its default build is used)"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libopenblas0-serial >/dev/null
+    echo "installed libopenblas0-serial"
+elif ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0\|liblapack\.so\.3'; then
+    echo "OpenBLAS/LAPACK present (not Debian: the library the loader finds is used)"
 else
-    echo "setup.sh: install OpenBLAS with LAPACK (e.g. libopenblas-dev) with your package manager" >&2; exit 1
+    echo "setup.sh: install OpenBLAS (libopenblas.so.0) with your package manager" >&2; exit 1
 fi
 
 step "Python virtualenv (.venv)"

@@ -13,6 +13,7 @@
 pub mod choice;
 pub mod cpus;
 pub mod interrupt;
+pub mod lapack;
 pub mod metrics;
 pub mod pca;
 pub mod record;

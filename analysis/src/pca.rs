@@ -77,6 +77,7 @@ where
         xc.t().dot(&xc)
     };
     let m = g.nrows();
+    crate::lapack::available().map_err(PcaError::Lapack)?;
     let (eigenvalues, eigenvectors) = g
         .eigh(UPLO::Lower)
         .map_err(|e| PcaError::Lapack(e.to_string()))?;

@@ -589,6 +589,15 @@ fn clear_record_files(path: &Path) -> Result<(), RecordError> {
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename,
 /// then (best effort) fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
+    write_atomic_leaving_dir_sync(path, bytes)?;
+    sync_dir(&parent_dir(path));
+    Ok(())
+}
+
+/// [`write_atomic`] without its last step, the sync of the directory that makes the
+/// rename durable: for a writer of many files in one directory (the figures), which calls
+/// [`sync_dir`] once after the last.
+pub fn write_atomic_leaving_dir_sync(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
     let tmp = temp_path(path);
     let written = (|| {
         let mut f = fs::File::create(&tmp)?;
@@ -603,7 +612,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
             err,
         });
     }
-    publish(&tmp, path)
+    rename_synced(&tmp, path)
 }
 
 /// The temporary name `write_atomic` writes `path` under first: `.<name>.tmp-<pid>` in
@@ -626,6 +635,13 @@ fn parent_dir(path: &Path) -> PathBuf {
 /// Makes a completely written temporary file the file `path`: fsync, rename over the
 /// target, then (best effort) fsync of the directory. On failure the temporary is removed.
 pub fn publish(tmp: &Path, path: &Path) -> Result<(), RecordError> {
+    rename_synced(tmp, path)?;
+    sync_dir(&parent_dir(path));
+    Ok(())
+}
+
+/// fsync of `tmp`, then its rename over `path`; on failure the temporary is removed.
+fn rename_synced(tmp: &Path, path: &Path) -> Result<(), RecordError> {
     let result = fs::File::open(tmp)
         .and_then(|f| f.sync_all())
         .and_then(|()| fs::rename(tmp, path));
@@ -637,10 +653,14 @@ pub fn publish(tmp: &Path, path: &Path) -> Result<(), RecordError> {
             err,
         });
     }
-    if let Ok(d) = fs::File::open(parent_dir(path)) {
+    Ok(())
+}
+
+/// fsync of a directory (best effort): makes the renames into it durable.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
 }
 
 /// Writes an array as `.npy` to `path` atomically.

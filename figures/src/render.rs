@@ -30,6 +30,8 @@ pub struct Rendered {
 /// A missing run directory is an error; a directory that is not a usable run
 /// record is listed in [`Rendered::skipped`] with the reason.
 pub fn render(dirs: &[PathBuf], out: &Path) -> Result<Rendered, FigureError> {
+    // Figures with a PCA need LAPACK: open it while the records are read.
+    reawaken_analysis::lapack::preload();
     for d in dirs {
         if !d.is_dir() {
             return Err(FigureError::NoRunDir(d.clone()));
@@ -50,13 +52,17 @@ pub fn render(dirs: &[PathBuf], out: &Path) -> Result<Rendered, FigureError> {
             kinds.push(c.kind);
         }
     }
-    let mut output = Output {
-        dir: out,
-        done: &mut done,
-    };
-    for kind in kinds {
-        let group: Vec<&Condition> = conds.iter().filter(|c| c.kind == kind).collect();
-        render_kind(&group, &mut output)?;
+    let groups: Vec<Vec<&Condition>> = kinds
+        .iter()
+        .map(|&kind| conds.iter().filter(|c| c.kind == kind).collect())
+        .collect();
+    let jobs: Vec<Job<'_>> = groups.iter().flat_map(|g| jobs_of_kind(g)).collect();
+    let drawn = run_jobs(jobs, out);
+    reawaken_analysis::record::sync_dir(out);
+    for drawn in drawn {
+        let drawn = drawn?;
+        done.files.extend(drawn.files);
+        done.notes.extend(drawn.notes);
     }
     Ok(done)
 }
@@ -113,27 +119,81 @@ fn add_run(conds: &mut Vec<Condition>, run: RunInput) -> Result<(), String> {
     Ok(())
 }
 
-/// Every figure of one kind of run: the reference condition (`group[0]`), its
+/// One figure family, drawn into an [`Output`].
+type Job<'a> = Box<dyn FnOnce(&mut Output<'_>) -> Result<(), FigureError> + Send + 'a>;
+
+/// Every figure family of one kind of run: the reference condition (`group[0]`), its
 /// cyclic-vs-shuffled twin (the first condition differing from it only in `order`) and
 /// the sweeps of the other conditions.
-fn render_kind(group: &[&Condition], out: &mut Output<'_>) -> Result<(), FigureError> {
+fn jobs_of_kind<'a>(group: &'a [&'a Condition]) -> Vec<Job<'a>> {
     let base = group[0];
     let twin = group[1..]
         .iter()
         .copied()
         .find(|c| differing_keys(&base.key, &c.key) == ["order"]);
-    task_loss::task1(base, out)?;
-    task_loss::task1_vs_twin(base, twin, out)?;
-    shift_averaged::shift_averaged(base, out)?;
-    online_loss::online_loss(base, twin, out)?;
-    recovery_score::by_epoch(base, twin, out)?;
+    let mut jobs: Vec<Job<'a>> = vec![
+        Box::new(move |o| task_loss::task1(base, o)),
+        Box::new(move |o| task_loss::task1_vs_twin(base, twin, o)),
+        Box::new(move |o| shift_averaged::shift_averaged(base, o)),
+        Box::new(move |o| online_loss::online_loss(base, twin, o)),
+        Box::new(move |o| recovery_score::by_epoch(base, twin, o)),
+    ];
     match base.kind {
-        RunKind::Toy => toy_ring::toy_ring(base, out)?,
+        RunKind::Toy => jobs.push(Box::new(move |o| toy_ring::toy_ring(base, o))),
         RunKind::Llm => {
-            heatmaps::heatmaps(base, out)?;
-            weights_pca::weights_pca(base, out)?;
-            update_norms::update_norms(base, out)?;
+            jobs.push(Box::new(move |o| heatmaps::heatmaps(base, o)));
+            jobs.push(Box::new(move |o| weights_pca::weights_pca(base, o)));
+            jobs.push(Box::new(move |o| update_norms::update_norms(base, o)));
         }
     }
-    sweep::sweeps(base, twin, &group[1..], out)
+    jobs.push(Box::new(move |o| sweep::sweeps(base, twin, &group[1..], o)));
+    jobs
+}
+
+/// Runs the jobs on as many threads as there are cores (at most one per job), each into
+/// its own [`Rendered`]; the results come back in the jobs' order, so the files and notes
+/// are listed as one thread would list them.
+fn run_jobs(jobs: Vec<Job<'_>>, dir: &Path) -> Vec<Result<Rendered, FigureError>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let n = jobs.len();
+    let queue: Vec<Mutex<Option<Job<'_>>>> =
+        jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
+    let slots: Vec<Mutex<Option<Result<Rendered, FigureError>>>> =
+        (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        let Some(job) = queue.get(k).and_then(|q| q.lock().ok()?.take()) else {
+            return;
+        };
+        let mut drawn = Rendered::default();
+        let result = job(&mut Output {
+            dir,
+            done: &mut drawn,
+        })
+        .map(|()| drawn);
+        if let Ok(mut slot) = slots[k].lock() {
+            *slot = Some(result);
+        }
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(n);
+    std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        work();
+        for h in helpers {
+            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Ok(Rendered::default()))
+        })
+        .collect()
 }

@@ -29,6 +29,8 @@ pub fn simulate_to_record(
     on_episode: &mut dyn FnMut(usize),
 ) -> Result<RunInfo, ToyError> {
     let warnings = cfg.validate()?;
+    // The PCA metric at the end needs LAPACK: open it while the simulation runs.
+    reawaken_analysis::lapack::preload();
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -77,8 +79,17 @@ pub fn finish_record(
 ) -> Result<(), ToyError> {
     match result {
         Ok(run) => {
-            write_arrays(dir, &run).map_err(|e| fail(dir, info, e))?;
-            info.metrics = metrics(&run).map_err(|e| fail(dir, info, e))?;
+            // The arrays go to disk (each synced) while the metrics are computed.
+            let (written, computed) = std::thread::scope(|s| {
+                let writer = s.spawn(|| write_arrays(dir, &run));
+                let computed = metrics(&run);
+                let written = writer
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (written, computed)
+            });
+            written.map_err(|e| fail(dir, info, e))?;
+            info.metrics = computed.map_err(|e| fail(dir, info, e))?;
             info.episodes_done = Some(run.order.len());
             info.finish(RunStatus::Complete);
             dir.write_run_info(info)?;
@@ -171,14 +182,25 @@ fn describe_arrays(info: &mut RunInfo, t: &ToyConfig) {
     );
 }
 
+/// Writes the three arrays, each on its own thread (each write ends with a sync).
 fn write_arrays(dir: &RunDir, run: &ToyRun) -> Result<(), ToyError> {
-    let losses: Array2<f32> = run.losses.mapv(|v| v as f32);
-    let order: Array1<i64> = run.order.iter().map(|&t| t as i64).collect();
-    let points: Array3<f32> = run.points.mapv(|v| v as f32);
-    dir.write_npy("losses.npy", &losses)?;
-    dir.write_npy("order.npy", &order)?;
-    dir.write_npy("points.npy", &points)?;
-    Ok(())
+    std::thread::scope(|s| {
+        let points = s.spawn(|| {
+            let points: Array3<f32> = run.points.mapv(|v| v as f32);
+            dir.write_npy("points.npy", &points)
+        });
+        let losses = s.spawn(|| {
+            let losses: Array2<f32> = run.losses.mapv(|v| v as f32);
+            dir.write_npy("losses.npy", &losses)
+        });
+        let order: Array1<i64> = run.order.iter().map(|&t| t as i64).collect();
+        let order = dir.write_npy("order.npy", &order);
+        for written in [losses, points].map(|h| h.join()) {
+            written.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        }
+        order?;
+        Ok(())
+    })
 }
 
 /// Standard metrics plus the fraction of the points' variance in their top two

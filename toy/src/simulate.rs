@@ -88,17 +88,15 @@ fn all_finite<'a>(mut v: impl Iterator<Item = &'a f64>) -> bool {
     v.all(|x| x.is_finite())
 }
 
-/// The run loop shared by the fast path and the explicit reference.
-pub fn run_with(
-    state: &mut dyn Dynamics,
-    problem: &ToyProblem,
-    order: &[usize],
-    steps: usize,
-    on_episode: &mut dyn FnMut(usize),
-) -> Result<ToyRun, ToyError> {
+/// The most losses one call of [`Dynamics::episodes`] computes (its accumulators stay
+/// small: 32 768 × 40 bytes).
+const CHUNK_LOSSES: usize = 1 << 15;
+
+/// Refuses a problem that does not fit together, no step per episode, or an order naming
+/// a task that does not exist.
+fn check_inputs(problem: &ToyProblem, order: &[usize], steps: usize) -> Result<(), ToyError> {
     problem.check()?;
     let t = problem.tasks();
-    let m = problem.embed_dim();
     if steps == 0 {
         return Err(ToyError::InvalidProblem(
             "steps per episode must be at least 1".into(),
@@ -110,6 +108,20 @@ pub fn run_with(
             t - 1
         )));
     }
+    Ok(())
+}
+
+/// The run loop shared by the fast path and the explicit reference.
+pub fn run_with(
+    state: &mut dyn Dynamics,
+    problem: &ToyProblem,
+    order: &[usize],
+    steps: usize,
+    on_episode: &mut dyn FnMut(usize),
+) -> Result<ToyRun, ToyError> {
+    check_inputs(problem, order, steps)?;
+    let t = problem.tasks();
+    let m = problem.embed_dim();
     // The stability check is the callers' (`run_with_order`, `simulate_explicit`); the
     // loop itself still ends any run that runs away.
     let step_factor_max = problem.step_factor_max().1;
@@ -117,7 +129,7 @@ pub fn run_with(
     let snapshots = episodes / t + 1;
     let mut losses = Array2::<f64>::zeros((episodes + 1, t));
     let mut points = Array3::<f64>::zeros((snapshots, t, m));
-    points.slice_mut(s![0, .., ..]).assign(&state.points());
+    state.points_into(points.slice_mut(s![0, .., ..]));
     state.losses_into(losses.row_mut(0));
     scale_losses(losses.row_mut(0), problem.loss_scale);
 
@@ -143,37 +155,48 @@ pub fn run_with(
     let initial_max = losses.row(0).fold(0.0f64, |m, &v| m.max(v));
     let runaway_bound = RUNAWAY_FACTOR * initial_max.max(f64::MIN_POSITIVE);
     let mut snaps = 1;
-    for (s_idx, &task) in order.iter().enumerate() {
-        let episode = s_idx + 1;
-        state.episode(task, steps, losses.row_mut(episode));
-        scale_losses(losses.row_mut(episode), problem.loss_scale);
-        if !all_finite(losses.row(episode).iter()) {
-            return Err(diverged(episode, &losses, &points, snaps));
-        }
-        let max_loss = losses.row(episode).fold(0.0f64, |m, &v| m.max(v));
-        if max_loss > runaway_bound {
-            return Err(ToyError::Runaway {
-                episode,
-                max_loss,
-                initial_max,
-                partial: partial(episode + 1, &losses, &points, snaps),
-            });
-        }
-        if episode % t == 0 {
-            let pts = state.points();
-            if !all_finite(pts.iter()) {
+    let mut done = 0;
+    while done < episodes {
+        // Up to the next snapshot (the end of an epoch) in one pass over the state, at most
+        // CHUNK_LOSSES losses at a time.
+        let end = ((done / t + 1) * t)
+            .min(done + (CHUNK_LOSSES / t).max(1))
+            .min(episodes);
+        state.episodes(
+            &order[done..end],
+            steps,
+            losses.slice_mut(s![done + 1..end + 1, ..]),
+        );
+        for episode in done + 1..=end {
+            scale_losses(losses.row_mut(episode), problem.loss_scale);
+            if !all_finite(losses.row(episode).iter()) {
                 return Err(diverged(episode, &losses, &points, snaps));
             }
-            points.slice_mut(s![snaps, .., ..]).assign(&pts);
+            let max_loss = losses.row(episode).fold(0.0f64, |m, &v| m.max(v));
+            if max_loss > runaway_bound {
+                return Err(ToyError::Runaway {
+                    episode,
+                    max_loss,
+                    initial_max,
+                    partial: partial(episode + 1, &losses, &points, snaps),
+                });
+            }
+            on_episode(episode);
+        }
+        if end.is_multiple_of(t) {
+            state.points_into(points.slice_mut(s![snaps, .., ..]));
+            if !all_finite(points.slice(s![snaps, .., ..]).iter()) {
+                return Err(diverged(end, &losses, &points, snaps));
+            }
             snaps += 1;
         }
-        on_episode(episode);
+        done = end;
         if let Some(stop) = reawaken_analysis::interrupt::Stop::received() {
-            if episode < episodes {
+            if done < episodes {
                 return Err(ToyError::Interrupted {
                     signal: stop.name(),
-                    episode,
-                    partial: partial(episode + 1, &losses, &points, snaps),
+                    episode: done,
+                    partial: partial(done + 1, &losses, &points, snaps),
                 });
             }
         }

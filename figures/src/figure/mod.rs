@@ -16,7 +16,7 @@ pub(crate) mod weights_pca;
 
 use std::path::Path;
 
-use reawaken_analysis::record::write_atomic;
+use reawaken_analysis::record::write_atomic_leaving_dir_sync;
 
 use crate::condition::Condition;
 use crate::input::{Extent, RunInput};
@@ -55,7 +55,8 @@ impl Output<'_> {
     /// a figure) and lists it.
     fn write_svg(&mut self, name: &str, svg: &str) -> Result<(), FigureError> {
         let path = self.dir.join(name);
-        write_atomic(&path, svg.as_bytes())?;
+        // The directory is synced once, after the last figure (`render`).
+        write_atomic_leaving_dir_sync(&path, svg.as_bytes())?;
         tracing::debug!("wrote {}", path.display());
         self.done.files.push(path);
         Ok(())
