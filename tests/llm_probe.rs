@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_reawaken");
 use reawaken_testkit::cli::TEST_THREADS;
 
-/// A tiny, fast configuration (CPU, 2 threads).
+/// A tiny, fast configuration (CPU, 2 threads), with a safe point after every episode
+/// (the signal tests send theirs once `run.json` counts k episodes; automatic safe points
+/// would come every few episodes of a run this fast).
 fn tiny_args(out: &Path) -> Vec<String> {
     probe_args(
-        "--width 32 --depth 2 --heads 4 --tasks 4 --context 24 --steps 3 --epochs 4 --lr 0.02 --seed 3 --record all --pairwise-epoch 2",
+        "--width 32 --depth 2 --heads 4 --tasks 4 --context 24 --steps 3 --epochs 4 --lr 0.02 --seed 3 --record all --pairwise-epoch 2 --checkpoint-every 1",
         out,
     )
 }
@@ -848,7 +850,7 @@ fn variants_record_their_geometry_and_resume_bit_for_bit() {
     let tmp = tempfile::tempdir().unwrap();
     let args = |dir: &Path| {
         probe_args(
-            "--width 32 --depth 2 --heads 4 --intermediate-size 64 --tasks 4 --context 24 --steps 3 --epochs 4 --lr 0.02 --seed 2 --record none --window-shift 4 --mask-prob 0.2 --lr-schedule cosine-epoch --partial-shuffle 3",
+            "--width 32 --depth 2 --heads 4 --intermediate-size 64 --tasks 4 --context 24 --steps 3 --epochs 4 --lr 0.02 --seed 2 --record none --window-shift 4 --mask-prob 0.2 --lr-schedule cosine-epoch --partial-shuffle 3 --checkpoint-every 1",
             dir,
         )
     };

@@ -20,6 +20,7 @@
 //! message saying which file does not fit.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use ndarray::Array1;
 use reawaken_analysis::record::{self, RunDir};
@@ -30,6 +31,53 @@ use crate::probe::recorders::{read_rows, read_vec, to_array2, Recorder};
 use crate::probe::trainer::{CausalLm, Trainer};
 
 const CHECKPOINT_DIR: &str = "checkpoint";
+
+/// Automatic safe points (`--checkpoint-every 0`) come once the time since the last one is
+/// this many times what the last one took: they cost at most 1/50 = 2 % of the run.
+const AUTO_COST_FACTOR: u32 = 50;
+
+/// ... and at the latest this long after the last one (unless one takes longer than
+/// 1/50 of it): what a crash can cost.
+const AUTO_MAX_INTERVAL: Duration = Duration::from_secs(600);
+
+/// When the episode loop takes a safe point (docs/llm-probe.md, "Safe points"): every k
+/// episodes (`--checkpoint-every k`), or, automatically, by the cost of the last one. The
+/// numbers do not depend on where the safe points fall: a resume from any of them computes
+/// what the uninterrupted run would.
+#[derive(Debug)]
+pub struct SafePoints {
+    every: Option<usize>,
+    last: Instant,
+    cost: Duration,
+}
+
+impl SafePoints {
+    /// `checkpoint_every` as configured (0: automatic).
+    pub fn new(checkpoint_every: usize) -> SafePoints {
+        SafePoints {
+            every: (checkpoint_every > 0).then_some(checkpoint_every),
+            last: Instant::now(),
+            cost: Duration::ZERO,
+        }
+    }
+
+    /// Whether a safe point is due after `episodes` episodes of this session.
+    pub fn due(&self, episodes: usize) -> bool {
+        match self.every {
+            Some(k) => episodes.is_multiple_of(k),
+            None => self.last.elapsed() >= (self.cost * AUTO_COST_FACTOR).min(AUTO_MAX_INTERVAL),
+        }
+    }
+
+    /// Runs `save` (a safe point) and keeps what it cost for [`SafePoints::due`].
+    pub fn take<T>(&mut self, save: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let out = save();
+        self.cost = t.elapsed();
+        self.last = Instant::now();
+        out
+    }
+}
 
 /// Persistent state of the latest safe point (`checkpoint/state.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -279,4 +327,41 @@ pub fn save<M: CausalLm>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_points_come_every_k_episodes_or_by_their_cost() {
+        let every = SafePoints::new(3);
+        assert!(every.due(3) && every.due(6) && !every.due(4));
+
+        let mut auto = SafePoints::new(0);
+        assert!(
+            auto.due(1),
+            "no cost known yet: the first one is due at once"
+        );
+        auto.take(|| ());
+        auto.cost = Duration::from_millis(10);
+        auto.last = Instant::now();
+        assert!(!auto.due(1), "50 x 10 ms have not passed");
+        // `Instant`s in the past (checked: the clock starts at boot).
+        let ago = |d: Duration| Instant::now().checked_sub(d);
+        if let Some(t) = ago(Duration::from_millis(600)) {
+            auto.last = t;
+            assert!(auto.due(2), "more than 50 x 10 ms since the last");
+        }
+        // An expensive one: due after 10 minutes at the latest.
+        auto.cost = Duration::from_secs(3600);
+        if let (Some(before), Some(after)) =
+            (ago(Duration::from_secs(599)), ago(Duration::from_secs(601)))
+        {
+            auto.last = before;
+            assert!(!auto.due(3));
+            auto.last = after;
+            assert!(auto.due(3));
+        }
+    }
 }

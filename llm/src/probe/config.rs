@@ -151,8 +151,9 @@ pub struct ProbeConfig {
     /// Vectors with more elements are sketched; smaller ones are stored exactly.
     #[arg(long, value_name = "N", default_value_t = d().sketch_budget)]
     pub sketch_budget: usize,
-    /// Safe point (for --resume) every k episodes; 0 = auto: 1 for models up to 100M
-    /// parameters, else T.
+    /// Safe point (for --resume) every k episodes; 0 = auto: whenever the time since the
+    /// last is 50 times what that one took (at most 2% of the run), at the latest after 10
+    /// minutes. A stop (Ctrl-C, SIGTERM, SIGUSR1) always makes one.
     #[arg(long, value_name = "K", default_value_t = d().checkpoint_every)]
     pub checkpoint_every: usize,
 }

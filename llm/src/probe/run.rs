@@ -9,7 +9,7 @@ use reawaken_analysis::record::{self, Metrics, OpenMode, RunDir, RunInfo, RunKin
 use reawaken_analysis::settings::RESUME_MAY_DIFFER;
 use serde::Serialize;
 
-use crate::probe::checkpoint::{self, CheckpointState, LossRecord};
+use crate::probe::checkpoint::{self, CheckpointState, LossRecord, SafePoints};
 use crate::probe::config::ProbeConfig;
 use crate::probe::documents::TaskDoc;
 use crate::probe::error::{ProbeError, Result};
@@ -176,6 +176,15 @@ fn train(
     write_tasks_json(dir, cfg, plan)?;
     let resume = resume.as_ref();
     let (mut losses, prior_s) = begin(dir, &mut info, cfg, plan, &trainer, &mut recs, resume)?;
+    let mut safe_points = SafePoints::new(cfg.checkpoint_every);
+    if resume.is_none() {
+        // The safe point at episode 0.
+        safe_points.take(|| {
+            timed(&mut info, "safe points", || {
+                checkpoint::save(dir, &trainer, &losses, &mut recs)
+            })
+        })?;
+    }
 
     let start = losses.done();
     let watch = acts_watch(cfg);
@@ -212,12 +221,14 @@ fn train(
             break;
         }
         bar.episode_done(s + 1, outcome.last_loss);
-        if (s + 1 - start) % cfg.checkpoint_every == 0 && s + 1 < total {
-            timed(&mut info, "safe points", || {
-                checkpoint::save(dir, &trainer, &losses, &mut recs)
+        if safe_points.due(s + 1 - start) && s + 1 < total {
+            safe_points.take(|| {
+                timed(&mut info, "safe points", || {
+                    checkpoint::save(dir, &trainer, &losses, &mut recs)
+                })?;
+                info.episodes_done = Some(s + 1);
+                dir.write_run_info(&info).map_err(ProbeError::from)
             })?;
-            info.episodes_done = Some(s + 1);
-            dir.write_run_info(&info)?;
         }
     }
     bar.finish();
@@ -362,8 +373,9 @@ fn open_record(cfg: &ProbeConfig, out: &Path, mode: StartMode, total: usize) -> 
 }
 
 /// Brings the trainer, the loss record and the recorders to episode 0 (a fresh run, whose
-/// `info` is new; it also makes the first safe point) or to the safe point `resume`. Writes `run.json` with
-/// status `running`; returns the loss record and the seconds spent before a resume.
+/// `info` is new; the caller then makes its first safe point) or to the safe point
+/// `resume`. Writes `run.json` with status `running`; returns the loss record and the
+/// seconds spent before a resume.
 fn begin<M: CausalLm>(
     dir: &RunDir,
     info: &mut RunInfo,
@@ -427,9 +439,6 @@ fn begin<M: CausalLm>(
     info.status = RunStatus::Running;
     info.episodes_done = Some(losses.done());
     dir.write_run_info(info)?;
-    if resume.is_none() {
-        checkpoint::save(dir, trainer, &losses, recs)?;
-    }
     Ok((losses, prior_s))
 }
 

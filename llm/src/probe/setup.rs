@@ -201,13 +201,6 @@ pub fn prepare(cfg: &mut ProbeConfig) -> Result<Plan> {
         &model,
     )?;
     let pca_names = param_names(cfg.record.weights, "pca-param", &cfg.pca_param, &model)?;
-    if cfg.checkpoint_every == 0 {
-        cfg.checkpoint_every = if model.num_parameters() <= 100_000_000 {
-            1
-        } else {
-            cfg.tasks
-        };
-    }
     let train = TrainConfig {
         steps: cfg.steps,
         lr: cfg.resolved_lr(),
