@@ -1,7 +1,7 @@
 //! The two implementations of one training step: the fast one in projection space
 //! ([`FastState`]) and the textbook one with an explicit matrix P ([`crate::reference`]).
 
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
 use crate::config::Mapping;
 use crate::error::ToyError;
@@ -111,40 +111,32 @@ impl FastState {
 
     /// Runs episodes `tasks` ([`run_columns`]); with `out` ((len, T)), the losses after
     /// each one.
-    fn run_episodes(&mut self, tasks: &[usize], steps: usize, out: Option<ArrayViewMut2<f64>>) {
-        let t = self.tasks();
-        let mut acc = match out {
-            Some(_) => vec![[0.0; 5]; tasks.len() * t],
-            None => Vec::new(),
-        };
-        match (self.p.as_slice_mut(), self.w.as_slice_mut()) {
-            (Some(p), Some(w)) => {
-                let g = self.g.view();
-                let state = Columns {
-                    p,
-                    w,
-                    g,
-                    alpha: self.alpha,
-                };
-                run_columns(state, tasks, steps, &mut acc);
-            }
-            // Not reached: both are built in standard layout.
-            _ => {
-                for (e, &i) in tasks.iter().enumerate() {
-                    for _ in 0..steps {
-                        self.p_step(i);
-                        self.solve_w(i);
-                    }
-                    if let Some(a) = acc.get_mut(e * t..(e + 1) * t) {
-                        let mut row = Array1::zeros(t);
-                        self.losses_into(row.view_mut());
-                        for (a, l) in a.iter_mut().zip(row) {
-                            *a = [0.0, 0.0, 0.0, 0.0, 2.0 * l];
-                        }
-                    }
+    fn run_episodes(&mut self, tasks: &[usize], steps: usize, mut out: Option<ArrayViewMut2<f64>>) {
+        let (Some(p), Some(w)) = (self.p.as_slice_mut(), self.w.as_slice_mut()) else {
+            // Not reached (both are built in standard layout): a step at a time.
+            for (e, &i) in tasks.iter().enumerate() {
+                for _ in 0..steps {
+                    self.p_step(i);
+                    self.solve_w(i);
+                }
+                if let Some(out) = out.as_mut() {
+                    self.losses_into(out.row_mut(e));
                 }
             }
-        }
+            return;
+        };
+        let mut acc = match out {
+            Some(_) => vec![[0.0; 5]; tasks.len() * self.g.nrows()],
+            None => Vec::new(),
+        };
+        let g = self.g.view();
+        let state = Columns {
+            p,
+            w,
+            g,
+            alpha: self.alpha,
+        };
+        run_columns(state, tasks, steps, &mut acc);
         if let Some(mut out) = out {
             for (o, a) in out.iter_mut().zip(&acc) {
                 *o = loss_of(a);
@@ -348,10 +340,7 @@ impl Dynamics for FastState {
             self.losses_into(out);
             return;
         }
-        let t = out.len();
-        if let Ok(out) = out.into_shape_with_order((1, t)) {
-            self.run_episodes(&[i], steps, Some(out));
-        }
+        self.run_episodes(&[i], steps, Some(out.insert_axis(Axis(0))));
     }
 
     /// All the episodes in one pass over the state ([`run_columns`]).
