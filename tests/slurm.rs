@@ -136,7 +136,7 @@ fn preempted_and_time_limited_llm_tasks_end_with_the_uninterrupted_numbers() {
     let spec = tmp.path().join("llm.toml");
     std::fs::write(
         &spec,
-        "command = \"llm probe\"\nseeds = [3, 4]\n[base]\ndevice = \"cpu\"\nwidth = 32\ndepth = 2\nheads = 4\ntasks = 4\ncontext = 24\nsteps = 3\nlr = 0.02\nepochs = 30\nrecord = \"all\"\npairwise-epoch = 2\n",
+        "command = \"llm probe\"\nseeds = [3, 4]\n[base]\ndevice = \"cpu\"\nwidth = 32\ndepth = 2\nheads = 4\ntasks = 4\ncontext = 24\nsteps = 3\nlr = 0.02\nepochs = 30\nrecord = \"all\"\npairwise-epoch = 2\ncheckpoint-every = 1\n",
     )
     .unwrap();
     let (dir, local) = (tmp.path().join("slurm"), tmp.path().join("local"));

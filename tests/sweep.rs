@@ -178,7 +178,9 @@ fn a_bad_point_is_refused_before_anything_runs() {
     }
 }
 
-/// A tiny LLM sweep: two seeds of a small model, `epochs` epochs (about 0.4 s each).
+/// A tiny LLM sweep: two seeds of a small model, `epochs` epochs (about 0.4 s each),
+/// a safe point after every episode so that `run.json` shows the progress the signal
+/// tests wait for (the default takes them by cost, which here can mean near the end).
 fn tiny_llm_spec(epochs: u32) -> String {
     format!(
         "command = \"llm probe\"
@@ -195,6 +197,7 @@ lr = 0.02
 epochs = {epochs}
 record = \"all\"
 pairwise-epoch = 2
+checkpoint-every = 1
 "
     )
 }
