@@ -78,6 +78,8 @@ where
         xc.t().dot(&xc)
     };
     let m = g.nrows();
+    // Asked only now, so that a `lapack::preload` under way opens the library while the
+    // Gram matrix is formed (asked first, this would wait for it).
     crate::lapack::available().map_err(PcaError::Lapack)?;
     let (eigenvalues, eigenvectors) = g
         .eigh(UPLO::Lower)

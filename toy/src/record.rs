@@ -80,14 +80,7 @@ pub fn finish_record(
     match result {
         Ok(run) => {
             // The arrays go to disk (each synced) while the metrics are computed.
-            let (written, computed) = std::thread::scope(|s| {
-                let writer = s.spawn(|| write_arrays(dir, &run));
-                let computed = metrics(&run);
-                let written = writer
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (written, computed)
-            });
+            let (written, computed) = write_arrays_while(dir, &run, || metrics(&run));
             written.map_err(|e| fail(dir, info, e))?;
             info.metrics = computed.map_err(|e| fail(dir, info, e))?;
             info.episodes_done = Some(run.order.len());
@@ -184,6 +177,16 @@ fn describe_arrays(info: &mut RunInfo, t: &ToyConfig) {
 
 /// Writes the three arrays, each on its own thread (each write ends with a sync).
 fn write_arrays(dir: &RunDir, run: &ToyRun) -> Result<(), ToyError> {
+    write_arrays_while(dir, run, || ()).0
+}
+
+/// Writes the three arrays, each on its own thread, while `meanwhile` runs on this one;
+/// returns both outcomes once everything is done.
+fn write_arrays_while<T>(
+    dir: &RunDir,
+    run: &ToyRun,
+    meanwhile: impl FnOnce() -> T,
+) -> (Result<(), ToyError>, T) {
     std::thread::scope(|s| {
         let points = s.spawn(|| {
             let points: Array3<f32> = run.points.mapv(|v| v as f32);
@@ -193,13 +196,19 @@ fn write_arrays(dir: &RunDir, run: &ToyRun) -> Result<(), ToyError> {
             let losses: Array2<f32> = run.losses.mapv(|v| v as f32);
             dir.write_npy("losses.npy", &losses)
         });
-        let order: Array1<i64> = run.order.iter().map(|&t| t as i64).collect();
-        let order = dir.write_npy("order.npy", &order);
-        for written in [losses, points].map(|h| h.join()) {
-            written.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        let order = s.spawn(|| {
+            let order: Array1<i64> = run.order.iter().map(|&t| t as i64).collect();
+            dir.write_npy("order.npy", &order)
+        });
+        let out = meanwhile();
+        let mut written = Ok(());
+        for h in [order, losses, points] {
+            let w = h
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            written = written.and(w.map_err(ToyError::from));
         }
-        order?;
-        Ok(())
+        (written, out)
     })
 }
 
