@@ -4,7 +4,9 @@
 #   1. alone;
 #   2. beside a numpy matrix loop (bench/busy_numpy.py, numpy's default threads),
 #      started 2 s before the probe;
-#   3. a default probe started LAG seconds (default 2; 0 = at the same moment) after
+#   3. the numpy loop started LAG seconds after the probe (the probe cannot see it
+#      coming: it chose its threads already);
+#   4. a default probe started LAG seconds (default 2; 0 = at the same moment) after
 #      another default probe (each one's time, and the wall time until both are done);
 # printed with the ratio to "alone" (goal: <= 2x, with no setting by the user).
 # Times are each run's own (run.json elapsed_s: the run without the process start);
@@ -38,6 +40,12 @@ measure() { # measure LABEL BIN
     t2=$(now); probe "$bin" "$WORK/r/numpy"; t3=$(now)
     kill "$busy"; wait "$busy" 2>/dev/null || true
     sleep 1
+    probe "$bin" "$WORK/r/later" & local p=$!
+    sleep "$LAG"
+    "$PY" "$WORK/busy.py" 600 & busy=$!
+    wait "$p"
+    kill "$busy"; wait "$busy" 2>/dev/null || true
+    sleep 1
     t4=$(now)
     probe "$bin" "$WORK/r/pair-a" & local a=$!
     sleep "$LAG"
@@ -48,10 +56,11 @@ measure() { # measure LABEL BIN
         -v ta="$(threads "$WORK/r/alone")" -v tn="$(threads "$WORK/r/numpy")" \
         -v tp="$(threads "$WORK/r/pair-b")+$(threads "$WORK/r/pair-a")" \
         -v ea="$(elapsed "$WORK/r/pair-a")" -v eb="$(elapsed "$WORK/r/pair-b")" \
-        -v e1="$(elapsed "$WORK/r/alone")" -v e2="$(elapsed "$WORK/r/numpy")" 'BEGIN {
-        alone = e1; numpy = e2; pair = f - e
-        printf "%-4s alone %6.1f s (%s thr) | beside numpy %6.1f s = %5.2fx (%s thr) | beside a probe: %.1f s = %.2fx (the other %.1f s = %.2fx; both done in %.1f s) (%s thr)\n",
-            l, alone, ta, numpy, numpy / alone, tn, eb, eb / alone, ea, ea / alone, pair, tp }'
+        -v e1="$(elapsed "$WORK/r/alone")" -v e2="$(elapsed "$WORK/r/numpy")" \
+        -v e3="$(elapsed "$WORK/r/later")" -v tl="$(threads "$WORK/r/later")" 'BEGIN {
+        alone = e1; numpy = e2; later = e3; pair = f - e
+        printf "%-4s alone %5.1f s (%s thr) | numpy before %5.1f s = %5.2fx (%s thr) | numpy after %5.1f s = %5.2fx (%s thr) | beside a probe: %.1f s = %.2fx (the one already running %.1f s = %.2fx; both done in %.1f s) (%s thr)\n",
+            l, alone, ta, numpy, numpy / alone, tn, later, later / alone, tl, eb, eb / alone, ea, ea / alone, pair, tp }'
 }
 
 for round in $(seq 1 "$ROUNDS"); do

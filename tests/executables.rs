@@ -142,3 +142,58 @@ fn a_missing_llm_executable_is_one_clear_error() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }
+
+/// libgomp reads how its threads wait when it is loaded: a probe runs with the short spin
+/// of `reawaken_analysis::cpus::OPENMP_SPIN` unless the user chose a setting, whether it
+/// was started as `reawaken llm` or as `reawaken-llm`, and run.json says which it had.
+#[test]
+fn probes_wait_briefly_in_openmp_unless_the_user_chose() {
+    let llm = Path::new(BIN).with_file_name("reawaken-llm");
+    let tmp = tempfile::tempdir().unwrap();
+    let (var, value) = reawaken_analysis::cpus::OPENMP_SPIN;
+    // (executable, command, variable the user set, what run.json must show)
+    type Case<'a> = (
+        &'a Path,
+        &'a [&'a str],
+        Option<(&'a str, &'a str)>,
+        (&'a str, &'a str),
+    );
+    let cases: [Case; 4] = [
+        (Path::new(BIN), &["llm", "probe"], None, (var, value)),
+        (&llm, &["probe"], None, (var, value)),
+        (
+            Path::new(BIN),
+            &["llm", "probe"],
+            Some(("OMP_WAIT_POLICY", "passive")),
+            ("OMP_WAIT_POLICY", "passive"),
+        ),
+        (
+            &llm,
+            &["probe"],
+            Some(("GOMP_SPINCOUNT", "500")),
+            ("GOMP_SPINCOUNT", "500"),
+        ),
+    ];
+    for (k, (exe, cmd, given, expected)) in cases.into_iter().enumerate() {
+        let out = tmp.path().join(format!("run{k}"));
+        let mut c = Command::new(exe);
+        let flags = "--device cpu --width 16 --depth 1 --heads 2 --tasks 2 --context 8 \
+                     --steps 1 --epochs 1 --record none --out";
+        c.args(cmd)
+            .args(flags.split_whitespace())
+            .arg(&out)
+            .env_remove("RUST_LOG")
+            .env_remove("OMP_WAIT_POLICY")
+            .env_remove("GOMP_SPINCOUNT")
+            .env("OMP_NUM_THREADS", "1");
+        if let Some((k, v)) = given {
+            c.env(k, v);
+        }
+        let o = c.output().expect("the probe runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let info: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+        let want = serde_json::json!({ expected.0: expected.1 });
+        assert_eq!(info["openmp_wait"], want, "{exe:?} {cmd:?} with {given:?}");
+    }
+}

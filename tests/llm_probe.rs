@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_reawaken");
 use reawaken_testkit::cli::TEST_THREADS;
+use reawaken_testkit::sweep::episodes_done;
 
 /// A tiny, fast configuration (CPU, 2 threads), with a safe point after every episode
 /// (the signal tests send theirs once `run.json` counts k episodes; automatic safe points
@@ -64,14 +65,6 @@ const ARRAYS: [&str; 14] = [
     "acts_change_norm.npy",
 ];
 
-fn episodes_done(dir: &Path) -> usize {
-    std::fs::read(dir.join("run.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["episodes_done"].as_u64())
-        .unwrap_or(0) as usize
-}
-
 /// Spawns the run and sends `signal` once it has done at least `after` episodes.
 fn run_and_signal(
     args: &[String],
@@ -91,7 +84,7 @@ fn run_and_signal(
         if let Some(status) = child.try_wait().unwrap() {
             return status; // finished before the signal
         }
-        if episodes_done(out) >= after || start.elapsed() > Duration::from_secs(120) {
+        if episodes_done(out) >= after as u64 || start.elapsed() > Duration::from_secs(120) {
             break;
         }
         std::thread::sleep(Duration::from_millis(2));

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use reawaken_testkit::cli::{assert_refused, copy_record, run_bounded};
 use reawaken_testkit::fixture;
+use reawaken_testkit::sweep::episodes_done;
 
 const BIN: &str = env!("CARGO_BIN_EXE_reawaken");
 /// A probe that takes well under a second.
@@ -77,14 +78,6 @@ fn run_then_signal(
     }
     let o = child.wait_with_output().unwrap();
     (o.status, String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
-fn episodes_done(out: &Path) -> usize {
-    std::fs::read(out.join("run.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["episodes_done"].as_u64())
-        .unwrap_or(0) as usize
 }
 
 /// A copy of the fixture model directory with `config.json` edited.

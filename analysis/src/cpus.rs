@@ -206,6 +206,35 @@ pub fn others_busy(since: &CpuTimes, window: Duration) -> Option<f64> {
     CpuTimes::read()?.others_busy_since(since)
 }
 
+/// The variable of libgomp (the OpenMP runtime libtorch uses) that sets how long a
+/// waiting thread spins before it sleeps, and the value `reawaken-llm` runs with unless
+/// the user chose (`OMP_WAIT_POLICY` or `GOMP_SPINCOUNT` set). libgomp's own default,
+/// 300 000 spins (milliseconds), is what makes a run collapse when another CPU-bound
+/// process starts after it: each thread that is ahead burns its core waiting for one the
+/// other process has taken (docs/llm-probe.md, "Several runs at once"). 10 000 spins
+/// cover the gaps between libtorch's back-to-back kernels and hand the core over soon
+/// after. How long threads wait does not change what they compute: records are
+/// byte-identical.
+pub const OPENMP_SPIN: (&str, &str) = ("GOMP_SPINCOUNT", "10000");
+
+/// The variables that choose how OpenMP threads wait.
+const OPENMP_WAIT_VARS: [&str; 2] = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"];
+
+/// The OpenMP wait settings in this process's environment (what libgomp read when it
+/// was loaded), by variable.
+pub fn openmp_wait_env() -> std::collections::BTreeMap<String, String> {
+    OPENMP_WAIT_VARS
+        .iter()
+        .filter_map(|&k| Some((k.to_string(), std::env::var(k).ok()?)))
+        .collect()
+}
+
+/// [`OPENMP_SPIN`] when this process's environment chooses no OpenMP wait setting: what
+/// to add to the environment of a process that loads libtorch.
+pub fn openmp_spin_to_set() -> Option<(&'static str, &'static str)> {
+    openmp_wait_env().is_empty().then_some(OPENMP_SPIN)
+}
+
 /// The cores left to this process when other processes keep `others_busy` of them busy
 /// (rounded to the nearest core, at least one).
 pub fn free_cores(others_busy: f64) -> usize {

@@ -58,6 +58,7 @@ fn check_settings() -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
+    reawaken::cli::llm::ensure_openmp_wait_setting();
     let (cli, matches) = reawaken::cli::parse_command_line::<Cli>();
     if let Err(e) = reawaken::cli::init_logging(&cli.global.log) {
         return reawaken::cli::exit_code(Err(e));

@@ -35,8 +35,11 @@ Record files (numpy.load): losses.npy (episodes+1, T), order.npy, tasks.json, \
 grad_cosine.npy, pairwise.npy, weights*.npy, acts*.npy, run.json (config, status, metrics).
 A busy machine: without OMP_NUM_THREADS a probe uses one thread per core that no other \
 reawaken run holds and no other process kept busy while it started (recorded in run.json \
-cpu_threads, and said on stderr when fewer than all); OMP_NUM_THREADS=k fixes the count; for \
-many runs use `reawaken sweep run --jobs N` (docs/sweeps.md)."
+cpu_threads, and said on stderr when fewer than all); OMP_NUM_THREADS=k fixes the count. Its \
+OpenMP threads spin only briefly before they sleep (GOMP_SPINCOUNT=10000 unless \
+OMP_WAIT_POLICY or GOMP_SPINCOUNT is set; run.json openmp_wait), so a process that starts \
+later slows it down without a collapse. For many runs use `reawaken sweep run --jobs N` \
+(docs/sweeps.md)."
 )]
 pub struct ProbeArgs {
     /// TOML file of settings (keys = flag names); flags override it.

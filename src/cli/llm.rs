@@ -36,6 +36,36 @@ pub fn llm_executable() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// Makes sure this process (`reawaken-llm`) runs with an OpenMP wait setting: libgomp
+/// reads it only when it is loaded, before `main`, so when the environment has none
+/// ([`reawaken_analysis::cpus::OPENMP_SPIN`]) this sets it and runs the executable again
+/// in this process's place. `reawaken llm` sets it before it starts this executable, so
+/// only a direct start pays the second start. Returns if nothing needs doing, or if the
+/// executable cannot be run again (then the run goes on with libgomp's default).
+pub fn ensure_openmp_wait_setting() {
+    let Some((var, value)) = reawaken_analysis::cpus::openmp_spin_to_set() else {
+        return;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let Ok(me) = std::env::current_exe() else {
+            return;
+        };
+        let mut args = std::env::args_os();
+        let mut cmd = std::process::Command::new(&me);
+        if let Some(arg0) = args.next() {
+            cmd.arg0(arg0);
+        }
+        let err = cmd.args(args).env(var, value).exec();
+        eprintln!("warning: cannot run {} again with {var}={value} ({err}); OpenMP threads keep libgomp's default wait", me.display());
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (var, value);
+    }
+}
+
 /// `reawaken [--log L] llm ARGS…`: replaces this process with `reawaken-llm [--log L] ARGS…`.
 /// Returns only if that cannot be done.
 pub fn run_llm_executable(log: Option<&str>, args: &[OsString]) -> anyhow::Result<()> {
@@ -45,6 +75,9 @@ pub fn run_llm_executable(log: Option<&str>, args: &[OsString]) -> anyhow::Resul
         cmd.arg("--log").arg(level);
     }
     cmd.args(args);
+    if let Some((var, value)) = reawaken_analysis::cpus::openmp_spin_to_set() {
+        cmd.env(var, value);
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;

@@ -179,11 +179,7 @@ fn train(
     let mut safe_points = SafePoints::new(cfg.checkpoint_every);
     if resume.is_none() {
         // The safe point at episode 0.
-        safe_points.take(|| {
-            timed(&mut info, "safe points", || {
-                checkpoint::save(dir, &trainer, &losses, &mut recs)
-            })
-        })?;
+        safe_points.take(|| safe_point(dir, &mut info, &trainer, &losses, &mut recs))?;
     }
 
     let start = losses.done();
@@ -222,13 +218,7 @@ fn train(
         }
         bar.episode_done(s + 1, outcome.last_loss);
         if safe_points.due(s + 1 - start) && s + 1 < total {
-            safe_points.take(|| {
-                timed(&mut info, "safe points", || {
-                    checkpoint::save(dir, &trainer, &losses, &mut recs)
-                })?;
-                info.episodes_done = Some(s + 1);
-                dir.write_run_info(&info).map_err(ProbeError::from)
-            })?;
+            safe_points.take(|| safe_point(dir, &mut info, &trainer, &losses, &mut recs))?;
         }
     }
     bar.finish();
@@ -238,6 +228,22 @@ fn train(
     conclude(
         end, dir, info, &trainer, &losses, &mut recs, elapsed_s, total,
     )
+}
+
+/// A safe point: the checkpoint of the episodes done so far, then `run.json` saying how
+/// many that is (what `--resume` and `sweep status` read).
+fn safe_point<M: CausalLm>(
+    dir: &RunDir,
+    info: &mut RunInfo,
+    trainer: &Trainer<'_, M>,
+    losses: &LossRecord,
+    recs: &mut [Box<dyn Recorder<M>>],
+) -> Result<()> {
+    timed(info, "safe points", || {
+        checkpoint::save(dir, trainer, losses, recs)
+    })?;
+    info.episodes_done = Some(losses.done());
+    dir.write_run_info(info).map_err(ProbeError::from)
 }
 
 /// The task whose hidden states the evaluations keep for the `acts` recorder, if it runs.
@@ -479,6 +485,10 @@ fn annotate<M: CausalLm>(
     let extra = [
         ("episodes_total", serde_json::json!(plan.episodes.len())),
         ("cpu_threads", serde_json::json!(tch::get_num_threads())),
+        (
+            "openmp_wait",
+            serde_json::json!(reawaken_analysis::cpus::openmp_wait_env()),
+        ),
         (
             "model",
             serde_json::json!({
