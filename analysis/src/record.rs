@@ -388,17 +388,31 @@ impl RunDir {
     /// Lists `name` (a file, or a directory as `name/`) in the manifest before it is first
     /// written. A record opened for reading lists nothing.
     fn track(&self, name: &str) -> Result<(), RecordError> {
+        self.will_write(&[name])
+    }
+
+    /// Lists the files (or directories, as `name/`) a writer is going to write in the
+    /// manifest, with one synced append for all of them instead of one each: for a writer
+    /// that knows its files at the start (the toy's record). Each is listed once, however
+    /// often it is then written.
+    pub fn will_write(&self, names: &[&str]) -> Result<(), RecordError> {
         let Some(w) = &self.writer else {
             return Ok(());
         };
-        if !manifest_name_ok(name) {
+        if let Some(bad) = names.iter().find(|n| !manifest_name_ok(n)) {
             return Err(RecordError::Confined {
-                path: self.path.join(name),
+                path: self.path.join(bad),
                 problem: "not a plain name inside the record".into(),
             });
         }
         let mut listed = w.listed.lock().unwrap_or_else(|e| e.into_inner());
-        if listed.contains(name) {
+        let mut new: Vec<&str> = Vec::new();
+        for &n in names {
+            if !listed.contains(n) && !new.contains(&n) {
+                new.push(n);
+            }
+        }
+        if new.is_empty() {
             return Ok(());
         }
         let m = self.path.join(MANIFEST);
@@ -407,10 +421,11 @@ impl RunDir {
             .append(true)
             .open(&m)
             .map_err(io_err("write", &m))?;
-        writeln!(f, "{name}")
+        let lines: String = new.iter().map(|n| format!("{n}\n")).collect();
+        f.write_all(lines.as_bytes())
             .and_then(|_| f.sync_data())
             .map_err(io_err("write", &m))?;
-        listed.insert(name.to_string());
+        listed.extend(new.into_iter().map(str::to_string));
         Ok(())
     }
 
@@ -1311,6 +1326,29 @@ mod tests {
             assert!(rd.subdir("checkpoint").is_err());
             assert!(rd.existing_subdir("checkpoint").is_err());
             assert!(outside.join("keep.txt").exists());
+        }
+    }
+
+    #[test]
+    fn files_listed_ahead_are_listed_once_and_forced_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r");
+        let rd = RunDir::create(&p, OpenMode::Fresh).unwrap();
+        rd.will_write(&[RUN_JSON, "a.npy", "a.npy", "b.npy"])
+            .unwrap();
+        rd.write_npy("a.npy", &Array1::<f32>::zeros(2)).unwrap();
+        rd.write_run_info(&RunInfo::new(RunKind::Toy, serde_json::json!({}), 0))
+            .unwrap();
+        rd.will_write(&["b.npy", "c.npy"]).unwrap();
+        let e = rd.will_write(&["d.npy", "../x"]).unwrap_err();
+        assert!(matches!(e, RecordError::Confined { .. }), "{e}");
+        let listed = fs::read_to_string(p.join(MANIFEST)).unwrap();
+        assert_eq!(listed, "run.json\na.npy\nb.npy\nc.npy\n");
+        fs::write(p.join("b.npy"), "written by the writer").unwrap();
+        drop(rd);
+        let _rd = RunDir::create(&p, OpenMode::Force).unwrap();
+        for gone in [RUN_JSON, "a.npy", "b.npy"] {
+            assert!(!p.join(gone).exists(), "{gone} survived --force");
         }
     }
 

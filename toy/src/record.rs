@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use ndarray::{s, Array1, Array2, Array3};
-use reawaken_analysis::record::{Metrics, OpenMode, RunDir, RunInfo, RunKind, RunStatus};
+use reawaken_analysis::record::{Metrics, OpenMode, RunDir, RunInfo, RunKind, RunStatus, RUN_JSON};
 
 use crate::config::ToyConfig;
 use crate::error::ToyError;
@@ -56,6 +56,8 @@ pub fn simulate_to_record(
     info.extra
         .insert("step_factor_max".into(), serde_json::json!(step_factor));
     describe_arrays(&mut info, cfg);
+    // Every file of the record in the manifest at once (one sync instead of four).
+    dir.will_write(&[RUN_JSON, "points.npy", "losses.npy", "order.npy"])?;
     dir.write_run_info(&info)?;
 
     let t0 = Instant::now();
@@ -93,8 +95,9 @@ pub fn finish_record(
             episode,
             partial,
         }) => {
-            write_arrays(dir, &partial).map_err(|e| fail(dir, info, e))?;
-            info.metrics = metrics(&partial).unwrap_or_default();
+            let (written, computed) = write_arrays_while(dir, &partial, || metrics(&partial));
+            written.map_err(|e| fail(dir, info, e))?;
+            info.metrics = computed.unwrap_or_default();
             info.episodes_done = Some(partial.order.len());
             info.message = Some(format!(
                 "stopped by {signal} after {episode} episodes; the arrays hold them; a toy run cannot be resumed: run it again with --force"
@@ -118,8 +121,9 @@ pub fn finish_record(
             else {
                 return Err(fail(dir, info, e));
             };
-            write_arrays(dir, &partial).map_err(|e| fail(dir, info, e))?;
-            info.metrics = metrics(&partial).unwrap_or_default();
+            let (written, computed) = write_arrays_while(dir, &partial, || metrics(&partial));
+            written.map_err(|e| fail(dir, info, e))?;
+            info.metrics = computed.unwrap_or_default();
             info.episodes_done = Some(partial.order.len());
             info.diverged_at_episode = Some(episode);
             info.message = Some(format!(
@@ -173,11 +177,6 @@ fn describe_arrays(info: &mut RunInfo, t: &ToyConfig) {
             e + 1
         ),
     );
-}
-
-/// Writes the three arrays, each on its own thread (each write ends with a sync).
-fn write_arrays(dir: &RunDir, run: &ToyRun) -> Result<(), ToyError> {
-    write_arrays_while(dir, run, || ()).0
 }
 
 /// Writes the three arrays, each on its own thread, while `meanwhile` runs on this one;
