@@ -43,9 +43,9 @@ pub fn llm_executable() -> anyhow::Result<PathBuf> {
 /// only a direct start pays the second start. Returns if nothing needs doing, or if the
 /// executable cannot be run again (then the run goes on with libgomp's default).
 pub fn ensure_openmp_wait_setting() {
-    let Some((var, value)) = reawaken_analysis::cpus::openmp_spin_to_set() else {
+    if reawaken_analysis::cpus::openmp_spin_to_set().is_none() {
         return;
-    };
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -53,31 +53,38 @@ pub fn ensure_openmp_wait_setting() {
             return;
         };
         let mut args = std::env::args_os();
-        let mut cmd = std::process::Command::new(&me);
+        let mut cmd = llm_command(&me);
         if let Some(arg0) = args.next() {
             cmd.arg0(arg0);
         }
-        let err = cmd.args(args).env(var, value).exec();
-        eprintln!("warning: cannot run {} again with {var}={value} ({err}); OpenMP threads keep libgomp's default wait", me.display());
+        let err = cmd.args(args).exec();
+        let (var, value) = reawaken_analysis::cpus::OPENMP_SPIN;
+        eprintln!(
+            "warning: cannot run {} again with {var}={value} ({err}); OpenMP threads keep libgomp's default wait",
+            me.display()
+        );
     }
-    #[cfg(not(unix))]
-    {
-        let _ = (var, value);
+}
+
+/// A command that starts the LLM executable `exe` with the OpenMP wait setting it would
+/// otherwise run itself again to get ([`ensure_openmp_wait_setting`]).
+fn llm_command(exe: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(exe);
+    if let Some((var, value)) = reawaken_analysis::cpus::openmp_spin_to_set() {
+        cmd.env(var, value);
     }
+    cmd
 }
 
 /// `reawaken [--log L] llm ARGS…`: replaces this process with `reawaken-llm [--log L] ARGS…`.
 /// Returns only if that cannot be done.
 pub fn run_llm_executable(log: Option<&str>, args: &[OsString]) -> anyhow::Result<()> {
     let exe = llm_executable()?;
-    let mut cmd = std::process::Command::new(&exe);
+    let mut cmd = llm_command(&exe);
     if let Some(level) = log {
         cmd.arg("--log").arg(level);
     }
     cmd.args(args);
-    if let Some((var, value)) = reawaken_analysis::cpus::openmp_spin_to_set() {
-        cmd.env(var, value);
-    }
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -100,7 +107,7 @@ pub fn check_probe_settings(
 ) -> anyhow::Result<Vec<Result<serde_json::Value, String>>> {
     use std::io::Write;
     let exe = llm_executable()?;
-    let mut child = std::process::Command::new(&exe)
+    let mut child = llm_command(&exe)
         .arg("check-settings")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
