@@ -231,7 +231,8 @@ fn train(
 }
 
 /// A safe point: the checkpoint of the episodes done so far, then `run.json` saying how
-/// many that is (what `--resume` and `sweep status` read).
+/// many that is (what `--resume` and `sweep status` read) unless it says so already (the
+/// safe point at episode 0, after `begin` wrote it).
 fn safe_point<M: CausalLm>(
     dir: &RunDir,
     info: &mut RunInfo,
@@ -242,7 +243,11 @@ fn safe_point<M: CausalLm>(
     timed(info, "safe points", || {
         checkpoint::save(dir, trainer, losses, recs)
     })?;
-    info.episodes_done = Some(losses.done());
+    let done = Some(losses.done());
+    if info.episodes_done == done {
+        return Ok(());
+    }
+    info.episodes_done = done;
     dir.write_run_info(info).map_err(ProbeError::from)
 }
 
