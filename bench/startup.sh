@@ -6,9 +6,10 @@
 #   --help
 #   figures render   the gallery runs (runs/main-toy, runs/main-llm from the main job)
 #   toy simulate     N = M = 1000, identity, lr 0.001, T = 25, E = 10, record written
-# and, for the toy, its floor from run.json (timings.simulate_s = sampling + simulation;
-# elapsed_s - simulate_s = the record's durable writes) against bench/toy_numpy.py as a
-# whole process (python start, import, simulate, np.save; NUMPY_THREADS, default 1).
+# and, for the toy, its floor from run.json (timings.simulate_s = the simulation;
+# elapsed_s - simulate_s = what the record's durable writes add: the arrays, metrics and
+# final run.json, since its first writes go on during the simulation) against
+# bench/toy_numpy.py as a whole process (python start, import, simulate, np.save; NUMPY_THREADS, default 1).
 #
 #   [OLD=/tmp/reawaken-old] [REPS=20] bench/startup.sh
 #
@@ -66,6 +67,6 @@ for _ in 1 2 3 4 5; do
     t1=${EPOCHREALTIME/[.,]/}; echo "$(( 10#$t1 - 10#$t0 ))"
 done | median > "$WORK/np.ms"
 NPW=$(awk '{ printf "%.1f", $1 / 1000 }' "$WORK/np.ms")
-printf 'toy floor (new): sampling + simulation %.1f ms, durable record writes %.1f ms, whole process %s ms (process start: --version above)\n' "$SIM" "$REC" "$TOYW"
+printf 'toy floor (new): simulation %.1f ms, then the durable record writes add %.1f ms, whole process %s ms (process start: --version above)\n' "$SIM" "$REC" "$TOYW"
 printf 'toy vs numpy as whole processes: numpy %s ms (median of 5, %s BLAS thread(s)), ours %s ms: %.0fx\n' \
     "$NPW" "$NUMPY_THREADS" "$TOYW" "$(awk -v a="$NPW" -v b="$TOYW" 'BEGIN { print a / b }')"

@@ -42,8 +42,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ndarray::{Array, ArrayBase, Data, Dimension};
-use ndarray_npy::{ReadNpyExt, ReadableElement, WritableElement, WriteNpyExt};
+use ndarray::{Array, ArrayBase, Data, Dimension, IxDyn, ShapeBuilder};
+use ndarray_npy::{ReadableElement, WritableElement, WriteNpyExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -337,9 +337,35 @@ pub fn bounded_read(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A record directory checked and locked for writing ([`RunDir::prepare`]) whose earlier
+/// record, with [`OpenMode::Force`], is not deleted yet: [`PreparedRunDir::clear`] does
+/// that and gives the [`RunDir`].
+pub struct PreparedRunDir {
+    dir: RunDir,
+    clear: bool,
+}
+
+impl PreparedRunDir {
+    /// Deletes the earlier record's files, if any (what [`RunDir::create`] does at once).
+    pub fn clear(self) -> Result<RunDir, RecordError> {
+        if self.clear {
+            clear_record_files(&self.dir.path)?;
+        }
+        Ok(self.dir)
+    }
+}
+
 impl RunDir {
     /// Creates (or opens, per `mode`) the record directory at `path`. See [`OpenMode`].
     pub fn create(path: impl AsRef<Path>, mode: OpenMode) -> Result<Self, RecordError> {
+        Self::prepare(path, mode)?.clear()
+    }
+
+    /// [`RunDir::create`] in two steps: everything that can refuse the directory now
+    /// (not a directory, not empty, not a record, locked by another writer), and the
+    /// deletion of an earlier record's files (a block-freeing `unlink` each, milliseconds
+    /// on some disks) later, e.g. on another thread while the writer computes.
+    pub fn prepare(path: impl AsRef<Path>, mode: OpenMode) -> Result<PreparedRunDir, RecordError> {
         let path = path.as_ref().to_path_buf();
         if path.exists() && !path.is_dir() {
             return Err(RecordError::NotADirectory(path));
@@ -353,7 +379,7 @@ impl RunDir {
                 if let Ok(mut l) = writer.listed.lock() {
                     l.extend(listed_names(&path));
                 }
-                Ok(Self::writing(path, writer))
+                Ok(Self::writing(path, writer).prepared(false))
             }
             OpenMode::Fresh => {
                 if path.exists() && !dir_is_empty(&path)? {
@@ -362,20 +388,22 @@ impl RunDir {
                 fs::create_dir_all(&path).map_err(io_err("create directory", &path))?;
                 let writer = take_lock(&path)?;
                 let _ = fs::remove_file(path.join(MANIFEST));
-                Ok(Self::writing(path, writer))
+                Ok(Self::writing(path, writer).prepared(false))
             }
             OpenMode::Force => {
                 fs::create_dir_all(&path).map_err(io_err("create directory", &path))?;
                 let writer = take_lock(&path)?;
-                if !dir_is_empty(&path)? {
-                    if !looks_like_record(&path) {
-                        return Err(RecordError::NotARecord(path));
-                    }
-                    clear_record_files(&path)?;
+                let clear = !dir_is_empty(&path)?;
+                if clear && !looks_like_record(&path) {
+                    return Err(RecordError::NotARecord(path));
                 }
-                Ok(Self::writing(path, writer))
+                Ok(Self::writing(path, writer).prepared(clear))
             }
         }
+    }
+
+    fn prepared(self, clear: bool) -> PreparedRunDir {
+        PreparedRunDir { dir: self, clear }
     }
 
     fn writing(path: PathBuf, writer: Writer) -> Self {
@@ -614,20 +642,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
 /// [`sync_dir`] once after the last.
 pub fn write_atomic_leaving_dir_sync(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
     let tmp = temp_path(path);
-    let written = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.flush()
-    })();
-    if let Err(err) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(RecordError::Io {
-            action: "write",
-            path: path.to_path_buf(),
-            err,
-        });
-    }
-    rename_synced(&tmp, path)
+    // Synced through the handle that wrote it (`publish` has to open the file again).
+    let written = fs::File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| fs::rename(&tmp, path));
+    removing_temp_on_error(&tmp, path, written)
 }
 
 /// The temporary name `write_atomic` writes `path` under first: `.<name>.tmp-<pid>` in
@@ -660,15 +682,23 @@ fn rename_synced(tmp: &Path, path: &Path) -> Result<(), RecordError> {
     let result = fs::File::open(tmp)
         .and_then(|f| f.sync_all())
         .and_then(|()| fs::rename(tmp, path));
-    if let Err(err) = result {
+    removing_temp_on_error(tmp, path, result)
+}
+
+/// The outcome of writing `path` through the temporary `tmp`; on failure `tmp` is removed.
+fn removing_temp_on_error(
+    tmp: &Path,
+    path: &Path,
+    result: std::io::Result<()>,
+) -> Result<(), RecordError> {
+    result.map_err(|err| {
         let _ = fs::remove_file(tmp);
-        return Err(RecordError::Io {
+        RecordError::Io {
             action: "write",
             path: path.to_path_buf(),
             err,
-        });
-    }
-    Ok(())
+        }
+    })
 }
 
 /// fsync of a directory (best effort): makes the renames into it durable.
@@ -902,62 +932,101 @@ fn npy_err(
 pub fn read_npy<A: ReadableElement, D: Dimension>(
     path: impl AsRef<Path>,
 ) -> Result<Array<A, D>, RecordError> {
-    let path = path.as_ref();
-    regular_file(path)?;
-    let bytes = fs::read(path).map_err(io_err("read", path))?;
-    let header = parse_npy_header(&bytes).map_err(|problem| RecordError::Npy {
-        path: path.to_path_buf(),
-        problem,
-    })?;
-    // Guard against headers that promise more data than the file holds (would
-    // otherwise allocate the promised size before noticing).
-    let count = header
-        .shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    let avail = bytes.len() - header.data_offset;
-    let needed = count.and_then(|c| c.checked_mul(header.item_size().unwrap_or(1).max(1)));
-    match needed {
-        None => {
-            return Err(RecordError::Npy {
-                path: path.to_path_buf(),
-                problem: format!("its header shape {:?} is impossibly large", header.shape),
-            })
-        }
-        Some(n) if n > avail => {
-            return Err(RecordError::Npy {
-                path: path.to_path_buf(),
-                problem: format!(
-                    "the file is truncated: shape {:?} of {} needs {n} data bytes, found {avail}",
-                    header.shape,
-                    header.dtype_name()
-                ),
-            })
-        }
-        _ => {}
-    }
-    if let Some(nd) = D::NDIM {
-        if nd != header.shape.len() {
-            return Err(RecordError::Npy {
-                path: path.to_path_buf(),
-                problem: format!(
-                    "it has {} dimension(s) (shape {:?}), expected {nd}",
-                    header.shape.len(),
-                    header.shape
-                ),
-            });
-        }
-    }
-    Array::<A, D>::read_npy(&bytes[..]).map_err(|e| npy_err(path, &header, D::NDIM, e))
+    NpyFile::read(path.as_ref())?.array()
 }
 
 /// Reads a float32 or float64 `.npy` file as `f64` (the analysis layer works in f64).
 pub fn read_npy_f64<D: Dimension>(path: impl AsRef<Path>) -> Result<Array<f64, D>, RecordError> {
-    let path = path.as_ref();
-    let header = read_npy_header(path)?;
-    match header.descr.trim_start_matches(['<', '=', '|']) {
-        "f4" => Ok(read_npy::<f32, D>(path)?.mapv(f64::from)),
-        _ => read_npy::<f64, D>(path),
+    let file = NpyFile::read(path.as_ref())?;
+    match file.header.descr.trim_start_matches(['<', '=', '|']) {
+        "f4" => Ok(file.array::<f32, D>()?.mapv(f64::from)),
+        _ => file.array::<f64, D>(),
+    }
+}
+
+/// An `.npy` file read into memory once, its header parsed: [`NpyFile::array`] decodes
+/// it as the element type a reader picks from [`NpyFile::header`].
+pub struct NpyFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    /// The parsed header.
+    pub header: NpyHeader,
+}
+
+impl NpyFile {
+    /// Reads `path` (a regular file) and parses its header.
+    pub fn read(path: &Path) -> Result<Self, RecordError> {
+        regular_file(path)?;
+        let bytes = fs::read(path).map_err(io_err("read", path))?;
+        let header = parse_npy_header(&bytes).map_err(|problem| RecordError::Npy {
+            path: path.to_path_buf(),
+            problem,
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            bytes,
+            header,
+        })
+    }
+
+    fn error(&self, problem: String) -> RecordError {
+        RecordError::Npy {
+            path: self.path.clone(),
+            problem,
+        }
+    }
+
+    /// The data as an array of element type `A` (which must be the file's dtype) and
+    /// dimensionality `D`. A header that promises more data than the file holds is
+    /// refused before anything is allocated.
+    pub fn array<A: ReadableElement, D: Dimension>(&self) -> Result<Array<A, D>, RecordError> {
+        let header = &self.header;
+        let count = header
+            .shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        let avail = self.bytes.len() - header.data_offset;
+        let needed = count.and_then(|c| c.checked_mul(header.item_size().unwrap_or(1).max(1)));
+        let count = match (count, needed) {
+            (Some(count), Some(n)) if n <= avail => count,
+            (Some(_), Some(n)) => {
+                return Err(self.error(format!(
+                    "the file is truncated: shape {:?} of {} needs {n} data bytes, found {avail}",
+                    header.shape,
+                    header.dtype_name()
+                )))
+            }
+            _ => {
+                return Err(self.error(format!(
+                    "its header shape {:?} is impossibly large",
+                    header.shape
+                )))
+            }
+        };
+        if let Some(nd) = D::NDIM {
+            if nd != header.shape.len() {
+                return Err(self.error(format!(
+                    "it has {} dimension(s) (shape {:?}), expected {nd}",
+                    header.shape.len(),
+                    header.shape
+                )));
+            }
+        }
+        // The descriptor as the header parser of `ndarray-npy` would give it, so that
+        // the element type checks it without that (much slower) parser running again.
+        let descr = py_literal::Value::String(header.descr.clone());
+        let data = A::read_to_end_exact_vec(&self.bytes[header.data_offset..], &descr, count)
+            .map_err(|e| npy_err(&self.path, header, D::NDIM, e.into()))?;
+        let shape = IxDyn(&header.shape).set_f(header.fortran_order);
+        Array::from_shape_vec(shape, data)
+            .map_err(|e| {
+                self.error(format!(
+                    "its data do not fill shape {:?}: {e}",
+                    header.shape
+                ))
+            })?
+            .into_dimensionality::<D>()
+            .map_err(|e| self.error(format!("shape {:?}: {e}", header.shape)))
     }
 }
 
@@ -1223,6 +1292,39 @@ impl RunInfo {
 mod tests {
     use super::*;
     use ndarray::{array, Array1, Array2, Ix1, Ix2};
+
+    /// The readers decode what `ndarray-npy` writes, in C and Fortran order, as its own
+    /// reader does; a dtype other than the one asked for and bytes after the data are
+    /// refused with the file named.
+    #[test]
+    fn npy_readers_agree_with_ndarray_npy() {
+        use ndarray::{Array3, Ix3, ShapeBuilder};
+        use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+        let dir = tempfile::tempdir().unwrap();
+        let c = Array3::from_shape_fn((2, 3, 4), |(i, j, k)| (i * 100 + j * 10 + k) as f64 - 7.5);
+        let f = Array3::from_shape_vec((2, 3, 4).f(), c.iter().copied().collect()).unwrap();
+        for (name, a) in [("c.npy", &c), ("f.npy", &f)] {
+            let path = dir.path().join(name);
+            let mut bytes = Vec::new();
+            a.write_npy(&mut bytes).unwrap();
+            fs::write(&path, &bytes).unwrap();
+            let theirs = Array3::<f64>::read_npy(&bytes[..]).unwrap();
+            assert_eq!(read_npy::<f64, Ix3>(&path).unwrap(), theirs);
+            assert_eq!(read_npy_f64::<Ix3>(&path).unwrap(), theirs);
+            assert_eq!(read_npy::<f64, IxDyn>(&path).unwrap().shape(), &[2, 3, 4]);
+            let narrow = a.mapv(|v| v as f32);
+            let mut bytes32 = Vec::new();
+            narrow.write_npy(&mut bytes32).unwrap();
+            fs::write(&path, &bytes32).unwrap();
+            assert_eq!(read_npy_f64::<Ix3>(&path).unwrap(), narrow.mapv(f64::from));
+            let wrong = read_npy::<i64, Ix3>(&path).unwrap_err().to_string();
+            assert!(wrong.contains(name) && wrong.contains("dtype"), "{wrong}");
+            bytes32.extend_from_slice(&[0; 4]);
+            fs::write(&path, &bytes32).unwrap();
+            let extra = read_npy::<f32, Ix3>(&path).unwrap_err().to_string();
+            assert!(extra.contains("unexpected bytes"), "{extra}");
+        }
+    }
 
     #[test]
     fn npy_roundtrip_and_header() {

@@ -282,10 +282,10 @@ fn read_order(path: &Path) -> Result<Array1<i64>, FigureError> {
             path: path.to_path_buf(),
         });
     }
-    let header = record::read_npy_header(path)?;
-    let a: ArrayD<i64> = match header.descr.trim_start_matches(['<', '=', '|']) {
-        "i4" => record::read_npy::<i32, IxDyn>(path)?.mapv(i64::from),
-        _ => record::read_npy::<i64, IxDyn>(path)?,
+    let file = record::NpyFile::read(path)?;
+    let a: ArrayD<i64> = match file.header.descr.trim_start_matches(['<', '=', '|']) {
+        "i4" => file.array::<i32, IxDyn>()?.mapv(i64::from),
+        _ => file.array::<i64, IxDyn>()?,
     };
     let nd = a.ndim();
     a.into_dimensionality::<Ix1>()

@@ -9,7 +9,7 @@ use reawaken_analysis::record::RunKind;
 use crate::condition::{differing_keys, Condition};
 use crate::figure::{
     heatmaps, online_loss, recovery_score, shift_averaged, sweep, task_loss, toy_ring,
-    update_norms, weights_pca, Output,
+    update_norms, weights_pca, Output, Writes,
 };
 use crate::input::{load_run, RunInput};
 use crate::FigureError;
@@ -57,22 +57,36 @@ pub fn render(dirs: &[PathBuf], out: &Path) -> Result<Rendered, FigureError> {
         .map(|&kind| conds.iter().filter(|c| c.kind == kind).collect())
         .collect();
     let jobs: Vec<Job<'_>> = groups.iter().flat_map(|g| jobs_of_kind(g)).collect();
-    let drawn = run_jobs(jobs, out);
+    let writes = Writes::default();
+    let drawn = parallel_map(jobs, |job| {
+        let mut drawn = Rendered::default();
+        job(&mut Output {
+            dir: out,
+            done: &mut drawn,
+            writes: &writes,
+        })
+        .map(|()| drawn)
+    });
+    let written = writes.finish();
     reawaken_analysis::record::sync_dir(out);
     for drawn in drawn {
         let drawn = drawn?;
         done.files.extend(drawn.files);
         done.notes.extend(drawn.notes);
     }
+    written?;
     Ok(done)
 }
 
-/// Loads the runs and groups them into conditions, in the order given (the first run
-/// of a condition is its first). Runs that cannot be used are skipped with the reason.
+/// Loads the runs (in parallel) and groups them into conditions, in the order given (the
+/// first run of a condition is its first). Runs that cannot be used are skipped with the reason.
 fn group_runs(dirs: &[PathBuf], done: &mut Rendered) -> Vec<Condition> {
     let mut conds: Vec<Condition> = Vec::new();
-    for d in dirs {
-        match load_run(d) {
+    for (d, run) in dirs
+        .iter()
+        .zip(parallel_map(dirs.iter().collect(), |d| load_run(d)))
+    {
+        match run {
             Ok(run) => {
                 if let Err(reason) = add_run(&mut conds, run) {
                     tracing::debug!("skipped {}: {reason}", d.display());
@@ -141,7 +155,9 @@ fn jobs_of_kind<'a>(group: &'a [&'a Condition]) -> Vec<Job<'a>> {
     match base.kind {
         RunKind::Toy => jobs.push(Box::new(move |o| toy_ring::toy_ring(base, o))),
         RunKind::Llm => {
-            jobs.push(Box::new(move |o| heatmaps::heatmaps(base, o)));
+            for i in 0..heatmaps::COUNT {
+                jobs.push(Box::new(move |o| heatmaps::heatmap(base, i, o)));
+            }
             jobs.push(Box::new(move |o| weights_pca::weights_pca(base, o)));
             jobs.push(Box::new(move |o| update_norms::update_norms(base, o)));
         }
@@ -150,29 +166,21 @@ fn jobs_of_kind<'a>(group: &'a [&'a Condition]) -> Vec<Job<'a>> {
     jobs
 }
 
-/// Runs the jobs on as many threads as there are cores (at most one per job), each into
-/// its own [`Rendered`]; the results come back in the jobs' order, so the files and notes
-/// are listed as one thread would list them.
-fn run_jobs(jobs: Vec<Job<'_>>, dir: &Path) -> Vec<Result<Rendered, FigureError>> {
+/// `f` of every item, on as many threads as there are cores (at most one per item), in
+/// the items' order. (A panic in `f` is resumed on this thread.)
+fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
-    let n = jobs.len();
-    let queue: Vec<Mutex<Option<Job<'_>>>> =
-        jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
-    let slots: Vec<Mutex<Option<Result<Rendered, FigureError>>>> =
-        (0..n).map(|_| Mutex::new(None)).collect();
+    let n = items.len();
+    let queue: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let slots: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let work = || loop {
         let k = next.fetch_add(1, Ordering::Relaxed);
-        let Some(job) = queue.get(k).and_then(|q| q.lock().ok()?.take()) else {
+        let Some(item) = queue.get(k).and_then(|q| q.lock().ok()?.take()) else {
             return;
         };
-        let mut drawn = Rendered::default();
-        let result = job(&mut Output {
-            dir,
-            done: &mut drawn,
-        })
-        .map(|()| drawn);
+        let result = f(item);
         if let Ok(mut slot) = slots[k].lock() {
             *slot = Some(result);
         }
@@ -187,13 +195,9 @@ fn run_jobs(jobs: Vec<Job<'_>>, dir: &Path) -> Vec<Result<Rendered, FigureError>
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         }
     });
+    // Every item was taken exactly once and no `f` panicked (above): every slot is filled.
     slots
         .into_iter()
-        .map(|slot| {
-            slot.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| Ok(Rendered::default()))
-        })
+        .filter_map(|slot| slot.into_inner().ok().flatten())
         .collect()
 }

@@ -151,6 +151,38 @@ fn toy_runs_give_every_toy_figure() {
     assert_eq!(s.n("data-line"), 3);
 }
 
+/// A figure that cannot be written (its name is taken by a non-empty directory) fails
+/// the render with that file named, after every other write has finished: no temporary
+/// file is left behind and every figure written is whole.
+#[test]
+fn a_figure_that_cannot_be_written_fails_the_render_and_leaves_no_temporary() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_toy_set(tmp.path());
+    let dirs = ["s0", "s1", "shuf"].map(|n| tmp.path().join(n));
+    let out = tmp.path().join("fig");
+    let blocked = out.join("toy-online-loss.svg");
+    std::fs::create_dir_all(&blocked).unwrap();
+    std::fs::write(blocked.join("keep"), b"x").unwrap();
+    let err = render(&dirs, &out).unwrap_err().to_string();
+    assert!(err.contains("toy-online-loss.svg"), "{err}");
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!left.iter().any(|n| n.contains(".tmp-")), "{left:?}");
+    let written: Vec<&String> = left.iter().filter(|n| n.ends_with(".svg")).collect();
+    assert!(written.len() > 1, "{left:?}");
+    for n in written
+        .iter()
+        .filter(|n| n.as_str() != "toy-online-loss.svg")
+    {
+        let text = std::fs::read_to_string(out.join(n)).unwrap();
+        parse_svg(&text);
+        assert!(text.trim_end().ends_with("</svg>"), "{n} is not whole");
+    }
+    assert!(blocked.join("keep").is_file());
+}
+
 #[test]
 fn llm_runs_give_heatmaps_with_one_cell_per_entry() {
     let tmp = tempfile::tempdir().unwrap();

@@ -3,7 +3,8 @@
 //!
 //! Flow: validate the config and the sampled data (an unstable α is refused here, before
 //! anything is written) → create the output directory (refusing an existing one unless
-//! forced) → `run.json` with status `running` → simulate → arrays and metrics →
+//! forced) → simulate, while another thread deletes an earlier record (`--force`) and
+//! writes the manifest and `run.json` with status `running` → arrays and metrics →
 //! `run.json` with status `complete` (or `diverged` with the episode, the arrays holding
 //! everything finite up to it; or `failed` with the reason).
 
@@ -11,7 +12,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use ndarray::{s, Array1, Array2, Array3};
-use reawaken_analysis::record::{Metrics, OpenMode, RunDir, RunInfo, RunKind, RunStatus, RUN_JSON};
+use reawaken_analysis::record::{
+    Metrics, OpenMode, PreparedRunDir, RunDir, RunInfo, RunKind, RunStatus, RUN_JSON,
+};
 
 use crate::config::ToyConfig;
 use crate::error::ToyError;
@@ -46,7 +49,7 @@ pub fn simulate_to_record(
     );
     let order = make_order(cfg);
 
-    let dir = RunDir::create(out, mode)?;
+    let prepared = RunDir::prepare(out, mode)?;
     let config = serde_json::to_value(cfg).map_err(|e| ToyError::InvalidConfig(e.to_string()))?;
     let mut info = RunInfo::new(RunKind::Toy, config, cfg.seed);
     if !warnings.is_empty() {
@@ -56,18 +59,36 @@ pub fn simulate_to_record(
     info.extra
         .insert("step_factor_max".into(), serde_json::json!(step_factor));
     describe_arrays(&mut info, cfg);
-    // Every file of the record in the manifest at once (one sync instead of four).
-    dir.will_write(&[RUN_JSON, "points.npy", "losses.npy", "order.npy"])?;
-    dir.write_run_info(&info)?;
-
-    let t0 = Instant::now();
-    let result = run_with_order(&problem, &order, cfg.steps, on_episode);
-    info.timings.extra.insert(
-        "simulate_s".into(),
-        serde_json::json!(t0.elapsed().as_secs_f64()),
-    );
+    // The record's first writes go to disk on another thread while the simulation (which
+    // writes nothing) runs; the arrays are written only after both, so the disk sees the
+    // same order as without the overlap. (A failure there, e.g. a full disk, is reported
+    // when the simulation ends.)
+    let (dir, result, simulate_s) = std::thread::scope(|s| {
+        let opening = s.spawn(|| open_record(prepared, &info));
+        let t0 = Instant::now();
+        let result = run_with_order(&problem, &order, cfg.steps, on_episode);
+        let simulate_s = t0.elapsed().as_secs_f64();
+        let opened = opening
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (opened, result, simulate_s)
+    });
+    let dir = dir?;
+    info.timings
+        .extra
+        .insert("simulate_s".into(), serde_json::json!(simulate_s));
     finish_record(&dir, &mut info, result)?;
     Ok(info)
+}
+
+/// The start of the record: an earlier record's files deleted (with `--force`), every
+/// file of this one in the manifest at once (one sync instead of four), then `run.json`
+/// with status `running`.
+fn open_record(prepared: PreparedRunDir, info: &RunInfo) -> Result<RunDir, ToyError> {
+    let dir = prepared.clear()?;
+    dir.will_write(&[RUN_JSON, "points.npy", "losses.npy", "order.npy"])?;
+    dir.write_run_info(info)?;
+    Ok(dir)
 }
 
 /// Writes the outcome of a simulation into the record: arrays, metrics and `run.json`

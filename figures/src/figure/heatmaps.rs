@@ -74,11 +74,18 @@ const HEATMAPS: [HeatmapSpec; 4] = [
     },
 ];
 
-/// Every recorder heatmap, each from the first run of the reference condition that has
-/// its array in the shape the record needs, or a note naming the array and the
+/// How many recorder heatmaps there are ([`heatmap`] draws each).
+pub(crate) const COUNT: usize = HEATMAPS.len();
+
+/// Recorder heatmap `index` (< [`COUNT`]), from the first run of the reference condition
+/// that has its array in the shape the record needs, or a note naming the array and the
 /// `--record` value that writes it (or, for each run, why its array is unusable).
-pub(crate) fn heatmaps(base: &Condition, out: &mut Output<'_>) -> Result<(), FigureError> {
-    for spec in &HEATMAPS {
+pub(crate) fn heatmap(
+    base: &Condition,
+    index: usize,
+    out: &mut Output<'_>,
+) -> Result<(), FigureError> {
+    if let Some(spec) = HEATMAPS.get(index) {
         match first_array2(base, spec.file, spec.shape, spec.name, out) {
             Found::Yes((seed, a)) => {
                 let h = Heatmap {

@@ -14,9 +14,11 @@ pub(crate) mod toy_ring;
 pub(crate) mod update_norms;
 pub(crate) mod weights_pca;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
-use reawaken_analysis::record::write_atomic_leaving_dir_sync;
+use reawaken_analysis::record::{write_atomic_leaving_dir_sync, RecordError};
 
 use crate::condition::Condition;
 use crate::input::{Extent, RunInput};
@@ -28,6 +30,51 @@ use crate::FigureError;
 pub(crate) struct Output<'a> {
     pub dir: &'a Path,
     pub done: &'a mut Rendered,
+    pub writes: &'a Writes,
+}
+
+/// Figure files being written, each on its own thread: while one waits for the disk
+/// (its fsync), the next figure is drawn, and the fsyncs that wait together share the
+/// disk's cache flushes. [`Writes::finish`] waits for them all.
+#[derive(Default)]
+pub(crate) struct Writes(Mutex<Vec<JoinHandle<Result<(), RecordError>>>>);
+
+impl Writes {
+    /// Writes `svg` to `path` atomically (temporary file, fsync, rename), on a thread of
+    /// its own, or on this one when no thread can be started.
+    fn start(&self, path: PathBuf, svg: String) -> Result<(), FigureError> {
+        let svg = Arc::new(svg);
+        let (p, s) = (path.clone(), Arc::clone(&svg));
+        match std::thread::Builder::new()
+            .name("figure-write".into())
+            .spawn(move || write_atomic_leaving_dir_sync(&p, s.as_bytes()))
+        {
+            Ok(handle) => {
+                self.0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(handle);
+                Ok(())
+            }
+            Err(_) => Ok(write_atomic_leaving_dir_sync(&path, svg.as_bytes())?),
+        }
+    }
+
+    /// Waits for every write; the first failure, in the order the writes started.
+    pub fn finish(self) -> Result<(), FigureError> {
+        let handles = self
+            .0
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut first = Ok(());
+        for h in handles {
+            let written = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            if first.is_ok() {
+                first = written.map_err(FigureError::from);
+            }
+        }
+        first
+    }
 }
 
 impl Output<'_> {
@@ -39,7 +86,7 @@ impl Output<'_> {
         svg: Result<String, FigureError>,
     ) -> Result<(), FigureError> {
         match svg {
-            Ok(svg) => self.write_svg(name, &svg),
+            Ok(svg) => self.write_svg(name, svg),
             Err(
                 e
                 @ (FigureError::Empty(_) | FigureError::Unplottable { .. } | FigureError::Draw(_)),
@@ -51,13 +98,13 @@ impl Output<'_> {
         }
     }
 
-    /// Writes `svg` atomically (temporary file, fsync, rename: a crash never leaves half
-    /// a figure) and lists it.
-    fn write_svg(&mut self, name: &str, svg: &str) -> Result<(), FigureError> {
+    /// Starts writing `svg` atomically (temporary file, fsync, rename: a crash never
+    /// leaves half a figure; [`Writes`]) and lists it.
+    fn write_svg(&mut self, name: &str, svg: String) -> Result<(), FigureError> {
         let path = self.dir.join(name);
         // The directory is synced once, after the last figure (`render`).
-        write_atomic_leaving_dir_sync(&path, svg.as_bytes())?;
-        tracing::debug!("wrote {}", path.display());
+        self.writes.start(path.clone(), svg)?;
+        tracing::debug!("writing {}", path.display());
         self.done.files.push(path);
         Ok(())
     }
