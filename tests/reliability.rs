@@ -568,12 +568,12 @@ fn resume_refuses_a_checkpoint_that_does_not_fit() {
         (
             "changed params",
             Box::new(|d: &Path| {
+                // The file state.json names: a kill between a safe point's new parameter
+                // file and its state.json leaves the next one beside it, unused.
                 let ck = d.join("checkpoint");
-                let f = std::fs::read_dir(&ck)
-                    .unwrap()
-                    .map(|e| e.unwrap().path())
-                    .find(|p| p.extension().is_some_and(|x| x == "safetensors"))
-                    .unwrap();
+                let state: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(ck.join("state.json")).unwrap()).unwrap();
+                let f = ck.join(state["params_file"].as_str().unwrap());
                 let mut b = std::fs::read(&f).unwrap();
                 let n = b.len();
                 b[n - 1] ^= 0x55;
@@ -600,6 +600,7 @@ fn resume_refuses_a_checkpoint_that_does_not_fit() {
         let mut args = probe(&d, &flags);
         args.push("--resume".into());
         let o = run(&args, 60);
+        println!("case {what:?}: {}", o.status);
         assert_refused(&o, &[needle], Some(&d));
     }
     assert!(

@@ -641,11 +641,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
 /// rename durable: for a writer of many files in one directory (the figures), which calls
 /// [`sync_dir`] once after the last.
 pub fn write_atomic_leaving_dir_sync(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
+    write_through_temp(path, |f| f.write_all(bytes))
+}
+
+/// What `write` writes into a temporary file becomes `path`: fsync, rename (the
+/// directory is not synced). On failure the temporary is removed.
+fn write_through_temp(
+    path: &Path,
+    write: impl FnOnce(&mut fs::File) -> io::Result<()>,
+) -> Result<(), RecordError> {
     let tmp = temp_path(path);
     // Synced through the handle that wrote it (`publish` has to open the file again).
     let written = fs::File::create(&tmp)
         .and_then(|mut f| {
-            f.write_all(bytes)?;
+            write(&mut f)?;
             f.sync_all()
         })
         .and_then(|()| fs::rename(&tmp, path));
@@ -719,12 +728,18 @@ where
     D: Dimension,
 {
     let path = path.as_ref();
-    let mut buf = Vec::with_capacity(128 + array.len() * std::mem::size_of::<A>());
-    array.write_npy(&mut buf).map_err(|e| RecordError::Npy {
-        path: path.to_path_buf(),
-        problem: e.to_string(),
+    // Straight into the file: a contiguous array goes to `write` as one slice, with no
+    // copy of it in memory first.
+    write_through_temp(path, |f| {
+        let mut w = io::BufWriter::new(f);
+        array.write_npy(&mut w).map_err(|e| match e {
+            ndarray_npy::WriteNpyError::Io(e) => e,
+            other => io::Error::other(other),
+        })?;
+        w.flush()
     })?;
-    write_atomic(path, &buf)
+    sync_dir(&parent_dir(path));
+    Ok(())
 }
 
 /// Serialises `value` as pretty JSON to `path` atomically. Non-finite floats become `null`.
