@@ -3,7 +3,7 @@
 //! A record holds `run.json` ([`RunInfo`]: tool, version, resolved config, seed, status,
 //! timings, metrics, a description of every array) and numpy `.npy` arrays
 //! (`losses.npy`, `order.npy`, ...). Everything here is written **atomically**: the bytes go
-//! to a temporary file in the same directory (`.<name>.tmp-<pid>`), which is flushed,
+//! to a temporary file in the same directory (`.<name>.tmp-<pid>-<n>`), which is flushed,
 //! `fsync`ed and then renamed over the target, so a reader (or a crash) never sees a
 //! half-written file.
 //!
@@ -156,7 +156,8 @@ pub enum OpenMode {
     Fresh,
     /// Replace a previous record: if the directory exists it must be empty or hold a
     /// reawaken `run.json`; the files and directories its manifest lists (and their
-    /// left-over temporary files) are deleted first. Files the user put there are left
+    /// left-over temporary files) are deleted before anything is written (by
+    /// [`PreparedRunDir::clear`], when opened with [`RunDir::prepare`]). Files the user put there are left
     /// alone. A record written before manifests existed loses only `run.json`,
     /// `tasks.json`, the arrays its `run.json` lists and `checkpoint/`.
     Force,
@@ -661,14 +662,19 @@ fn write_through_temp(
     removing_temp_on_error(&tmp, path, written)
 }
 
-/// The temporary name `write_atomic` writes `path` under first: `.<name>.tmp-<pid>` in
-/// the same directory (for writers that produce the file themselves, then [`publish`]).
+/// The temporary name `write_atomic` writes `path` under first: `.<name>.tmp-<pid>-<n>`
+/// in the same directory, `n` counting this process's temporaries, so that two threads
+/// writing the same path never share one (for writers that produce the file themselves,
+/// then [`publish`]).
 pub fn temp_path(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
-    parent_dir(path).join(format!(".{name}.tmp-{}", std::process::id()))
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    parent_dir(path).join(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -728,16 +734,27 @@ where
     D: Dimension,
 {
     let path = path.as_ref();
+    let mut format_error = None;
     // Straight into the file: a contiguous array goes to `write` as one slice, with no
     // copy of it in memory first.
-    write_through_temp(path, |f| {
+    let written = write_through_temp(path, |f| {
         let mut w = io::BufWriter::new(f);
         array.write_npy(&mut w).map_err(|e| match e {
             ndarray_npy::WriteNpyError::Io(e) => e,
-            other => io::Error::other(other),
+            other => {
+                format_error = Some(other.to_string());
+                io::Error::other("not an .npy array")
+            }
         })?;
         w.flush()
-    })?;
+    });
+    if let Some(problem) = format_error {
+        return Err(RecordError::Npy {
+            path: path.to_path_buf(),
+            problem,
+        });
+    }
+    written?;
     sync_dir(&parent_dir(path));
     Ok(())
 }

@@ -198,6 +198,10 @@ fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> V
     // Every item was taken exactly once and no `f` panicked (above): every slot is filled.
     slots
         .into_iter()
-        .filter_map(|slot| slot.into_inner().ok().flatten())
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .expect("parallel_map: every item is mapped exactly once")
+        })
         .collect()
 }

@@ -151,6 +151,39 @@ fn toy_runs_give_every_toy_figure() {
     assert_eq!(s.n("data-line"), 3);
 }
 
+/// Two sweeps whose names would be the same (one of `input-dim` and `lr` first, taking
+/// `input-dim`, then one of `input-dim` alone) get figures of different names: no file is
+/// written twice.
+#[test]
+fn sweeps_that_would_share_a_name_get_figures_of_their_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n);
+    common::write_toy_set(tmp.path());
+    for (name, dim, lr) in [("b40", 40, 0.5), ("b60", 60, 0.7)] {
+        write_run(
+            &d(name),
+            "toy",
+            0,
+            false,
+            &[("input-dim", json!(dim)), ("lr", json!(lr))],
+            &[],
+        );
+    }
+    write_run(&d("n40"), "toy", 0, false, &[("input-dim", json!(40))], &[]);
+    let dirs = ["s0", "s1", "shuf", "b40", "b60", "n20", "n40"].map(d);
+    let done = render(&dirs, &tmp.path().join("fig")).unwrap();
+    let got = names(&done.files);
+    let mut unique = got.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), got.len(), "a file written twice: {got:?}");
+    let sweeps = got
+        .iter()
+        .filter(|n| n.starts_with("toy-recovery-score-vs-"))
+        .count();
+    assert_eq!(sweeps, 2, "{got:?}");
+}
+
 /// A figure that cannot be written (its name is taken by a non-empty directory) fails
 /// the render with that file named, after every other write has finished: no temporary
 /// file is left behind and every figure written is whole.

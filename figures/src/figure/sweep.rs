@@ -39,12 +39,20 @@ pub(crate) fn sweeps(
     }
     let mut slugs: Vec<String> = Vec::new();
     for (keys, members) in families {
-        // Name after the x-axis key; all keys when another sweep already took that name.
-        let slug = if slugs.contains(&keys[0]) {
+        // Name after the x-axis key; all keys when another sweep already took that name,
+        // then a number (a sweep of `lr` after one of `lr` and `width` took `lr`).
+        let named = if slugs.contains(&keys[0]) {
             keys.join("-and-")
         } else {
             keys[0].clone()
         };
+        let mut slug = named.clone();
+        for n in 2.. {
+            if !slugs.contains(&slug) {
+                break;
+            }
+            slug = format!("{named}-{n}");
+        }
         slugs.push(slug.clone());
         let sweep = Sweep::new(base, &keys, &members);
         sweep.recovery_score(&slug, out)?;
