@@ -969,11 +969,7 @@ pub fn read_npy<A: ReadableElement, D: Dimension>(
 
 /// Reads a float32 or float64 `.npy` file as `f64` (the analysis layer works in f64).
 pub fn read_npy_f64<D: Dimension>(path: impl AsRef<Path>) -> Result<Array<f64, D>, RecordError> {
-    let file = NpyFile::read(path.as_ref())?;
-    match file.header.descr.trim_start_matches(['<', '=', '|']) {
-        "f4" => Ok(file.array::<f32, D>()?.mapv(f64::from)),
-        _ => file.array::<f64, D>(),
-    }
+    NpyFile::read(path.as_ref())?.array_widened::<f32, f64, D>("f4")
 }
 
 /// An `.npy` file read into memory once, its header parsed: [`NpyFile::array`] decodes
@@ -999,6 +995,21 @@ impl NpyFile {
             bytes,
             header,
         })
+    }
+
+    /// The data as `W`, from a file of dtype `W` or of the narrower `N` (whose
+    /// descriptor, without its byte order, is `narrow`: `"f4"` for f32 → f64), widened.
+    pub fn array_widened<N, W, D>(&self, narrow: &str) -> Result<Array<W, D>, RecordError>
+    where
+        N: ReadableElement + Clone,
+        W: ReadableElement + From<N>,
+        D: Dimension,
+    {
+        if self.header.descr.trim_start_matches(['<', '=', '|']) == narrow {
+            Ok(self.array::<N, D>()?.mapv(W::from))
+        } else {
+            self.array::<W, D>()
+        }
     }
 
     fn error(&self, problem: String) -> RecordError {

@@ -282,11 +282,7 @@ fn read_order(path: &Path) -> Result<Array1<i64>, FigureError> {
             path: path.to_path_buf(),
         });
     }
-    let file = record::NpyFile::read(path)?;
-    let a: ArrayD<i64> = match file.header.descr.trim_start_matches(['<', '=', '|']) {
-        "i4" => file.array::<i32, IxDyn>()?.mapv(i64::from),
-        _ => file.array::<i64, IxDyn>()?,
-    };
+    let a: ArrayD<i64> = record::NpyFile::read(path)?.array_widened::<i32, i64, IxDyn>("i4")?;
     let nd = a.ndim();
     a.into_dimensionality::<Ix1>()
         .map_err(|_| FigureError::Shape {
