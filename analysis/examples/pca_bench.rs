@@ -4,7 +4,8 @@
 //!
 //! - nalgebra: `SymmetricEigen` of the Gram matrix (the implementation before
 //!   `ndarray-linalg`), kept here as the reference;
-//! - `reawaken_analysis::pca::pca`: LAPACK `dsyevd` through `ndarray-linalg`.
+//! - `reawaken_analysis::pca::pca`: its eigen-decomposition in Rust up to `eigen::SMALL` rows,
+//!   LAPACK `dsyev` through `ndarray-linalg` beyond.
 //!
 //! ```text
 //! cargo run --release -p reawaken-analysis --example pca_bench [-- REPS]
@@ -17,6 +18,10 @@ use ndarray::{Array2, Axis};
 
 /// Top-k scores with nalgebra's symmetric eigen-solver on the n×n Gram matrix and the
 /// same sign rule as `pca` (largest-magnitude entry of each component positive).
+#[path = "support/trajectory.rs"]
+mod trajectory;
+use trajectory::trajectory;
+
 fn scores_nalgebra(x: &Array2<f64>, k: usize) -> Array2<f64> {
     let mean = x.mean_axis(Axis(0)).expect("rows");
     let xc = x - &mean;
@@ -43,27 +48,6 @@ fn scores_nalgebra(x: &Array2<f64>, k: usize) -> Array2<f64> {
     xc.dot(&comps.t())
 }
 
-/// A random-walk trajectory (like weights after every episode), seeded.
-fn trajectory(n: usize, d: usize, seed: u64) -> Array2<f64> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-    };
-    let mut x = Array2::<f64>::zeros((n, d));
-    for j in 0..d {
-        x[[0, j]] = next();
-    }
-    for i in 1..n {
-        for j in 0..d {
-            x[[i, j]] = x[[i - 1, j]] + 0.1 * next();
-        }
-    }
-    x
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -77,7 +61,7 @@ fn main() {
     println!("PCA, top 3 components, median of {reps} runs each (both sides in this process)");
     println!(
         "{:>14} {:>12} {:>12} {:>7} {:>14}",
-        "n x D", "nalgebra s", "lapack s", "ratio", "max |Δscore|/max|score|"
+        "n x D", "nalgebra s", "pca s", "ratio", "max |Δscore|/max|score|"
     );
     for &(n, d) in &[
         (126usize, 4096usize),

@@ -1,7 +1,8 @@
 //! `reawaken-analysis`: the layer every part of reawaken shares — run records
 //! ([`record`]: `run.json` and numpy `.npy` arrays, written atomically), the metrics of
 //! anticipatory recovery ([`metrics`]: recovery score, shift-averaged and online loss),
-//! [`pca`], cosine similarity and trajectory residuals ([`similarity`]), and the
+//! [`pca`] (on [`eigen`]), cosine similarity and trajectory residuals ([`similarity`]),
+//! work spread over the cores ([`parallel`]), and the
 //! settings mechanism of the commands ([`settings`]: TOML files, config diffs, the keys
 //! that do not define a condition), stop signals ([`interrupt`]) and the CPU cores
 //! concurrent runs share ([`cpus`]).
@@ -12,9 +13,11 @@
 
 pub mod choice;
 pub mod cpus;
+pub mod eigen;
 pub mod interrupt;
 pub mod lapack;
 pub mod metrics;
+pub mod parallel;
 pub mod pca;
 pub mod record;
 pub mod settings;

@@ -2,9 +2,8 @@
 //!
 //! The data are centred (the column mean is subtracted). The eigen-decomposition is done
 //! on the *smaller* of the two symmetric matrices — the n×n Gram matrix X_c X_cᵀ when
-//! n ≤ D, else the D×D scatter matrix X_cᵀ X_c — with LAPACK's symmetric eigensolver
-//! (`dsyev`, through `ndarray-linalg` and the system OpenBLAS, opened on demand:
-//! [`crate::lapack`]), so a
+//! n ≤ D, else the D×D scatter matrix X_cᵀ X_c — with [`crate::eigen::symmetric`]
+//! (in Rust up to [`crate::eigen::SMALL`] rows, LAPACK's `dsyev` beyond), so a
 //! weight trajectory of 250 snapshots × 10⁷ parameters costs one 250×250 eigenproblem
 //! plus two passes over the data.
 //!
@@ -14,7 +13,6 @@
 //! largest magnitude is positive, which makes results deterministic.
 
 use ndarray::{Array1, Array2, ArrayBase, Axis, Data, Ix2};
-use ndarray_linalg::{Eigh, UPLO};
 
 /// Errors of [`pca`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -22,9 +20,10 @@ pub enum PcaError {
     /// Fewer than two rows or no column.
     #[error("PCA needs at least 2 samples and 1 feature, got a {0}×{1} matrix")]
     TooSmall(usize, usize),
-    /// LAPACK did not converge (should not happen for finite symmetric input).
+    /// The eigen-decomposition failed: LAPACK missing (large matrices only) or no
+    /// convergence (should not happen for finite symmetric input).
     #[error("PCA eigen-decomposition failed: {0}")]
-    Lapack(String),
+    Eigen(String),
     /// NaN or infinity in the data.
     #[error("PCA input contains a non-finite value (row {row}, column {col})")]
     NonFinite {
@@ -64,8 +63,15 @@ where
         return Err(PcaError::TooSmall(n, d));
     }
     let mut xc: Array2<f64> = x.mapv(Into::into);
-    if let Some(((row, col), _)) = xc.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(PcaError::NonFinite { row, col });
+    // A pass over the memory in order first; the index only when there is one to report.
+    let all_finite = match xc.as_slice() {
+        Some(values) => values.iter().all(|v| v.is_finite()),
+        None => xc.iter().all(|v| v.is_finite()),
+    };
+    if !all_finite {
+        if let Some(((row, col), _)) = xc.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(PcaError::NonFinite { row, col });
+        }
     }
     let mean = xc.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(d));
     xc -= &mean;
@@ -78,12 +84,9 @@ where
         xc.t().dot(&xc)
     };
     let m = g.nrows();
-    // Asked only now, so that a `lapack::preload` under way opens the library while the
-    // Gram matrix is formed (asked first, this would wait for it).
-    crate::lapack::available().map_err(PcaError::Lapack)?;
-    let (eigenvalues, eigenvectors) = g
-        .eigh(UPLO::Lower)
-        .map_err(|e| PcaError::Lapack(e.to_string()))?;
+    // LAPACK (beyond eigen::SMALL rows) is asked for only now, so that a `lapack::preload`
+    // under way opens the library while the Gram matrix is formed.
+    let (eigenvalues, eigenvectors) = crate::eigen::symmetric(&g).map_err(PcaError::Eigen)?;
     let mut idx: Vec<usize> = (0..m).collect();
     idx.sort_by(|&a, &b| eigenvalues[b].total_cmp(&eigenvalues[a]));
     let total: f64 = eigenvalues.iter().map(|&l| l.max(0.0)).sum();

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use reawaken_analysis::parallel;
 use reawaken_analysis::record::RunKind;
 
 use crate::condition::{differing_keys, Condition};
@@ -30,8 +31,6 @@ pub struct Rendered {
 /// A missing run directory is an error; a directory that is not a usable run
 /// record is listed in [`Rendered::skipped`] with the reason.
 pub fn render(dirs: &[PathBuf], out: &Path) -> Result<Rendered, FigureError> {
-    // Figures with a PCA need LAPACK: open it while the records are read.
-    reawaken_analysis::lapack::preload();
     for d in dirs {
         if !d.is_dir() {
             return Err(FigureError::NoRunDir(d.clone()));
@@ -58,7 +57,7 @@ pub fn render(dirs: &[PathBuf], out: &Path) -> Result<Rendered, FigureError> {
         .collect();
     let jobs: Vec<Job<'_>> = groups.iter().flat_map(|g| jobs_of_kind(g)).collect();
     let writes = Writes::default();
-    let drawn = parallel_map(jobs, |job| {
+    let drawn = parallel::map(jobs, |job| {
         let mut drawn = Rendered::default();
         job(&mut Output {
             dir: out,
@@ -84,7 +83,7 @@ fn group_runs(dirs: &[PathBuf], done: &mut Rendered) -> Vec<Condition> {
     let mut conds: Vec<Condition> = Vec::new();
     for (d, run) in dirs
         .iter()
-        .zip(parallel_map(dirs.iter().collect(), |d| load_run(d)))
+        .zip(parallel::map(dirs.iter().collect(), |d| load_run(d)))
     {
         match run {
             Ok(run) => {
@@ -164,44 +163,4 @@ fn jobs_of_kind<'a>(group: &'a [&'a Condition]) -> Vec<Job<'a>> {
     }
     jobs.push(Box::new(move |o| sweep::sweeps(base, twin, &group[1..], o)));
     jobs
-}
-
-/// `f` of every item, on as many threads as there are cores (at most one per item), in
-/// the items' order. (A panic in `f` is resumed on this thread.)
-fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
-    let n = items.len();
-    let queue: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
-    let slots: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let work = || loop {
-        let k = next.fetch_add(1, Ordering::Relaxed);
-        let Some(item) = queue.get(k).and_then(|q| q.lock().ok()?.take()) else {
-            return;
-        };
-        let result = f(item);
-        if let Ok(mut slot) = slots[k].lock() {
-            *slot = Some(result);
-        }
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |p| p.get())
-        .min(n);
-    std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-        work();
-        for h in helpers {
-            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        }
-    });
-    // Every item was taken exactly once and no `f` panicked (above): every slot is filled.
-    slots
-        .into_iter()
-        .map(|slot| {
-            slot.into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .expect("parallel_map: every item is mapped exactly once")
-        })
-        .collect()
 }

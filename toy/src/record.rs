@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use ndarray::{s, Array1, Array2, Array3};
+use reawaken_analysis::parallel::spawn_beside;
 use reawaken_analysis::record::{
     Metrics, OpenMode, PreparedRunDir, RunDir, RunInfo, RunKind, RunStatus, RUN_JSON,
 };
@@ -32,8 +33,11 @@ pub fn simulate_to_record(
     on_episode: &mut dyn FnMut(usize),
 ) -> Result<RunInfo, ToyError> {
     let warnings = cfg.validate()?;
-    // The PCA metric at the end needs LAPACK: open it while the simulation runs.
-    reawaken_analysis::lapack::preload();
+    // The PCA metric at the end needs LAPACK only for a large eigenproblem (min(T, M)
+    // rows): then open it while the simulation runs.
+    if reawaken_analysis::eigen::needs_lapack(cfg.tasks.min(cfg.embed_dim)) {
+        reawaken_analysis::lapack::preload();
+    }
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -64,7 +68,7 @@ pub fn simulate_to_record(
     // same order as without the overlap. (A failure there, e.g. a full disk, is reported
     // when the simulation ends.)
     let (dir, result, simulate_s) = std::thread::scope(|s| {
-        let opening = s.spawn(|| open_record(prepared, &info));
+        let opening = spawn_beside(s, || open_record(prepared, &info));
         let t0 = Instant::now();
         let result = run_with_order(&problem, &order, cfg.steps, on_episode);
         let simulate_s = t0.elapsed().as_secs_f64();
@@ -208,15 +212,15 @@ fn write_arrays_while<T>(
     meanwhile: impl FnOnce() -> T,
 ) -> (Result<(), ToyError>, T) {
     std::thread::scope(|s| {
-        let points = s.spawn(|| {
+        let points = spawn_beside(s, || {
             let points: Array3<f32> = run.points.mapv(|v| v as f32);
             dir.write_npy("points.npy", &points)
         });
-        let losses = s.spawn(|| {
+        let losses = spawn_beside(s, || {
             let losses: Array2<f32> = run.losses.mapv(|v| v as f32);
             dir.write_npy("losses.npy", &losses)
         });
-        let order = s.spawn(|| {
+        let order = spawn_beside(s, || {
             let order: Array1<i64> = run.order.iter().map(|&t| t as i64).collect();
             dir.write_npy("order.npy", &order)
         });
@@ -233,19 +237,23 @@ fn write_arrays_while<T>(
 }
 
 /// Standard metrics plus the fraction of the points' variance in their top two
-/// principal components, per snapshot (the ring of paper Fig. 11).
+/// principal components, per snapshot (the ring of paper Fig. 11); the PCAs on every core.
 fn metrics(run: &ToyRun) -> Result<Metrics, ToyError> {
     let order: Vec<i64> = run.order.iter().map(|&t| t as i64).collect();
-    let mut m = Metrics::compute(&run.losses, &order)?;
-    let mut top2 = Vec::new();
-    for e in 0..run.points.shape()[0] {
-        let pts = run.points.slice(s![e, .., ..]);
-        let frac = reawaken_analysis::pca::pca(&pts, 2)
-            .ok()
-            .map(|p| p.explained_variance_ratio.sum())
-            .filter(|v| v.is_finite());
-        top2.push(frac);
-    }
+    let (standard, top2) = std::thread::scope(|s| {
+        let standard = spawn_beside(s, || Metrics::compute(&run.losses, &order));
+        let top2 = reawaken_analysis::parallel::map((0..run.points.shape()[0]).collect(), |e| {
+            reawaken_analysis::pca::pca(&run.points.slice(s![e, .., ..]), 2)
+                .ok()
+                .map(|p| p.explained_variance_ratio.sum())
+                .filter(|v| v.is_finite())
+        });
+        let standard = standard
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (standard, top2)
+    });
+    let mut m = standard?;
     m.extra.insert(
         "points_top2_variance_fraction".into(),
         serde_json::json!(top2),
