@@ -9,6 +9,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use reawaken_testkit::cli::run_ok;
 use reawaken_testkit::sweep::{assert_same_numbers, episodes_done, records, run_json, wait_until};
@@ -64,10 +65,21 @@ fn submit(dir: &Path) -> String {
 
 /// The Slurm state of a job or task (`RUNNING`, `PENDING`, … ; empty once it is gone).
 fn job_states(job: &str) -> Vec<String> {
-    let o = Command::new("squeue")
-        .args(["-h", "-r", "-j", job, "-o", "%T"])
-        .output()
-        .unwrap();
+    // An squeue that fails (e.g. slurmctld busy) says nothing: ask again rather than
+    // read its empty output as "no task left".
+    let o = (0..10)
+        .map(|_| {
+            let o = Command::new("squeue")
+                .args(["-h", "-r", "-j", job, "-o", "%T"])
+                .output()
+                .unwrap();
+            if !o.status.success() {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            o
+        })
+        .find(|o| o.status.success())
+        .expect("squeue answers");
     String::from_utf8_lossy(&o.stdout)
         .split_whitespace()
         .map(str::to_string)
@@ -181,6 +193,11 @@ fn preempted_and_time_limited_llm_tasks_end_with_the_uninterrupted_numbers() {
         wait_until(60, "the requeued task to be pending", || {
             job_states(t).iter().any(|s| s == "PENDING")
         });
+    }
+    // slurmd refuses to launch a job in the same second as the one its credential was
+    // revoked in ("Job credential revoked"; a requeue revokes it): start them later.
+    std::thread::sleep(Duration::from_secs(2));
+    for t in [&t0, &t1] {
         scontrol(&["update", &format!("jobid={t}"), "StartTime=now"]);
     }
     wait_for_job(&job, 300);

@@ -4,8 +4,9 @@
 //!
 //! - nalgebra: `SymmetricEigen` of the Gram matrix (the implementation before
 //!   `ndarray-linalg`), kept here as the reference;
-//! - `reawaken_analysis::pca::pca`: its eigen-decomposition in Rust up to `eigen::SMALL` rows,
-//!   LAPACK `dsyev` through `ndarray-linalg` beyond.
+//! - `reawaken_analysis::pca::pca`: its eigen-decomposition by nalgebra too up to
+//!   `eigen::SMALL` rows (the same solver: the difference is the rest of the PCA), LAPACK
+//!   `dsyev` through `ndarray-linalg` beyond.
 //!
 //! ```text
 //! cargo run --release -p reawaken-analysis --example pca_bench [-- REPS]
@@ -16,12 +17,12 @@ use std::time::Instant;
 use nalgebra::{DMatrix, SymmetricEigen};
 use ndarray::{Array2, Axis};
 
-/// Top-k scores with nalgebra's symmetric eigen-solver on the n×n Gram matrix and the
-/// same sign rule as `pca` (largest-magnitude entry of each component positive).
 #[path = "support/trajectory.rs"]
 mod trajectory;
 use trajectory::trajectory;
 
+/// Top-k scores with nalgebra's symmetric eigen-solver on the n×n Gram matrix and the
+/// same sign rule as `pca` (largest-magnitude entry of each component positive).
 fn scores_nalgebra(x: &Array2<f64>, k: usize) -> Array2<f64> {
     let mean = x.mean_axis(Axis(0)).expect("rows");
     let xc = x - &mean;

@@ -174,7 +174,7 @@ impl CpuTimes {
 }
 
 /// The CPUs this process may run on (its affinity mask), `None` if unknown.
-fn allowed_cpus() -> Option<Vec<usize>> {
+pub(crate) fn allowed_cpus() -> Option<Vec<usize>> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: a zeroed cpu_set_t is valid, sched_getaffinity fills it for this process.

@@ -3,7 +3,7 @@
 //! The data are centred (the column mean is subtracted). The eigen-decomposition is done
 //! on the *smaller* of the two symmetric matrices — the n×n Gram matrix X_c X_cᵀ when
 //! n ≤ D, else the D×D scatter matrix X_cᵀ X_c — with [`crate::eigen::symmetric`]
-//! (in Rust up to [`crate::eigen::SMALL`] rows, LAPACK's `dsyev` beyond), so a
+//! (nalgebra up to [`crate::eigen::SMALL`] rows, LAPACK's `dsyev` beyond), so a
 //! weight trajectory of 250 snapshots × 10⁷ parameters costs one 250×250 eigenproblem
 //! plus two passes over the data.
 //!
