@@ -29,12 +29,12 @@ pub fn needs_lapack(n: usize) -> bool {
 /// order) of the symmetric matrix `a`; only its lower triangle is read. Errors: not square,
 /// a non-finite entry, no convergence, or (large matrices) LAPACK missing.
 pub fn symmetric(a: &Array2<f64>) -> Result<(Array1<f64>, Array2<f64>), String> {
-    check(a)?;
-    if needs_lapack(a.nrows()) {
-        crate::lapack::available()?;
-        return a.eigh(UPLO::Lower).map_err(|e| e.to_string());
+    if !needs_lapack(a.nrows()) {
+        return symmetric_in_rust(a);
     }
-    symmetric_in_rust(a)
+    check(a)?;
+    crate::lapack::available()?;
+    a.eigh(UPLO::Lower).map_err(|e| e.to_string())
 }
 
 /// [`symmetric`] by nalgebra whatever the size (what it does up to [`SMALL`] rows;

@@ -51,6 +51,12 @@ pub struct Pca {
     pub total_variance: f64,
 }
 
+/// Whether [`pca`] of an `n × d` matrix opens LAPACK: its eigenproblem is min(n, d)
+/// square (for a caller that opens it ahead of time: [`crate::lapack::preload`]).
+pub fn needs_lapack(n: usize, d: usize) -> bool {
+    crate::eigen::needs_lapack(n.min(d))
+}
+
 /// Top-`k` principal components of the rows of `x` (n×D). `k` is capped at min(n, D).
 /// Components with zero variance (e.g. k ≥ rank) have zero scores and ratio 0.
 pub fn pca<S, A>(x: &ArrayBase<S, Ix2>, k: usize) -> Result<Pca, PcaError>
@@ -63,12 +69,9 @@ where
         return Err(PcaError::TooSmall(n, d));
     }
     let mut xc: Array2<f64> = x.mapv(Into::into);
-    // A pass over the memory in order first; the index only when there is one to report.
-    let all_finite = match xc.as_slice() {
-        Some(values) => values.iter().all(|v| v.is_finite()),
-        None => xc.iter().all(|v| v.is_finite()),
-    };
-    if !all_finite {
+    // A pass over the memory in order first (`xc` is contiguous); the index only when
+    // there is one to report.
+    if !xc.iter().all(|v| v.is_finite()) {
         if let Some(((row, col), _)) = xc.indexed_iter().find(|(_, v)| !v.is_finite()) {
             return Err(PcaError::NonFinite { row, col });
         }
@@ -147,6 +150,15 @@ where
 mod tests {
     use super::*;
     use ndarray::array;
+
+    /// LAPACK is needed when the smaller side, the eigenproblem's size, is large.
+    #[test]
+    fn needs_lapack_by_the_smaller_side() {
+        let big = crate::eigen::SMALL + 1;
+        assert!(needs_lapack(big, big));
+        assert!(!needs_lapack(25, 1000) && !needs_lapack(1000, 25));
+        assert!(!needs_lapack(big, crate::eigen::SMALL) && !needs_lapack(5, big));
+    }
 
     #[test]
     fn line_has_all_variance_in_one_component() {

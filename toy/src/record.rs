@@ -33,9 +33,9 @@ pub fn simulate_to_record(
     on_episode: &mut dyn FnMut(usize),
 ) -> Result<RunInfo, ToyError> {
     let warnings = cfg.validate()?;
-    // The PCA metric at the end needs LAPACK only for a large eigenproblem (min(T, M)
-    // rows): then open it while the simulation runs.
-    if reawaken_analysis::eigen::needs_lapack(cfg.tasks.min(cfg.embed_dim)) {
+    // The PCA metric at the end (of T × M snapshots) needs LAPACK only for a large
+    // eigenproblem: then open it while the simulation runs.
+    if reawaken_analysis::pca::needs_lapack(cfg.tasks, cfg.embed_dim) {
         reawaken_analysis::lapack::preload();
     }
     for w in &warnings {
